@@ -1,0 +1,164 @@
+"""Checkpoints: a directory of safetensors + JSON, written atomically, never unpickled.
+
+    model.safetensors       weights (fp32, or fp16 for shipped models)
+    config.json             {"format_version", "model": spec, "meta": {...}}
+    tokenizer.json          the Hugging Face tokenizer
+    optimizer.safetensors   optimizer moments and RNG state (training checkpoints only)
+    trainer_state.json      step, epoch, budget used, ... (training checkpoints only)
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, load_model, save_file, save_model
+
+from .models import Seq2Seq, build_model
+from .tokenizer import load_tokenizer, save_tokenizer
+
+FORMAT_VERSION = 1
+REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt or incompatible; the message names the file."""
+
+
+def save_checkpoint(path: Path, model: Seq2Seq, spec: dict, tokenizer, meta: dict | None = None,
+                    optimizer: torch.optim.Optimizer | None = None, trainer_state: dict | None = None,
+                    half: bool = False) -> None:
+    """Write a checkpoint directory atomically: build it beside `path`, then swap it in."""
+    path = Path(path)
+    tmp, old = path.with_name(path.name + ".tmp"), path.with_name(path.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    weights = copy.deepcopy(model).half() if half else model
+    save_model(weights, str(tmp / "model.safetensors"))
+    write_json(tmp / "config.json", {"format_version": FORMAT_VERSION, "model": spec, "meta": meta or {}})
+    save_tokenizer(tokenizer, tmp / "tokenizer.json")
+    if optimizer is not None:
+        tensors, groups = flatten_optimizer(optimizer)
+        tensors["rng.torch"] = torch.get_rng_state()
+        save_file(tensors, str(tmp / "optimizer.safetensors"))
+        write_json(tmp / "trainer_state.json", {**(trainer_state or {}), "param_groups": groups})
+    fsync_tree(tmp)
+    if path.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+    os.replace(tmp, path)
+    fsync_path(path.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def resolve(path: Path) -> Path:
+    """The checkpoint directory, or the previous one if a crash hit between the two renames of a save."""
+    path = Path(path)
+    old = path.with_name(path.name + ".old")
+    if not path.exists() and old.exists():
+        return old
+    return path
+
+
+def load_checkpoint(path: Path, device: str = "cpu") -> tuple[Seq2Seq, dict, object, dict]:
+    """(model in eval mode, model spec, tokenizer, meta). Raises CheckpointError naming the bad file."""
+    path = resolve(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no checkpoint directory here")
+    for name in REQUIRED_FILES:
+        if not (path / name).is_file():
+            raise CheckpointError(f"{path / name}: missing")
+    config = read_json(path / "config.json")
+    if not isinstance(config, dict) or config.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path / 'config.json'}: format_version {config.get('format_version') if isinstance(config, dict) else None!r}, expected {FORMAT_VERSION}")
+    try:
+        model = build_model(config["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path / 'config.json'}: invalid model spec ({exc})") from exc
+    try:
+        missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False, device=device)
+    except (SafetensorError, RuntimeError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path / 'model.safetensors'}: unreadable or does not fit the config ({first_line(exc)})") from exc
+    if missing or unexpected:
+        raise CheckpointError(f"{path / 'model.safetensors'}: weights do not match the config "
+                              f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+    try:
+        tokenizer = load_tokenizer(path / "tokenizer.json")
+    except Exception as exc:  # tokenizers raises plain Exception subclasses from Rust
+        raise CheckpointError(f"{path / 'tokenizer.json'}: unreadable ({first_line(exc)})") from exc
+    if len(tokenizer) != config["model"]["config"].get("vocab_size"):
+        raise CheckpointError(f"{path / 'tokenizer.json'}: vocabulary size {len(tokenizer)} does not match the model")
+    return model.to(device).eval(), config["model"], tokenizer, config.get("meta", {})
+
+
+def load_training_state(path: Path, model: Seq2Seq, optimizer: torch.optim.Optimizer) -> dict:
+    """Restore weights, optimizer and RNG from a training checkpoint; returns the trainer state."""
+    path = resolve(path)
+    state = read_json(path / "trainer_state.json")
+    try:
+        load_model(model, str(path / "model.safetensors"))
+        tensors = load_file(str(path / "optimizer.safetensors"))
+    except (SafetensorError, RuntimeError, OSError) as exc:
+        raise CheckpointError(f"{path}: cannot resume ({first_line(exc)})") from exc
+    torch.set_rng_state(tensors.pop("rng.torch"))
+    optimizer.load_state_dict(unflatten_optimizer(tensors, state.pop("param_groups")))
+    return state
+
+
+def flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict]]:
+    sd = optimizer.state_dict()
+    tensors = {}
+    for index, slots in sd["state"].items():
+        for key, value in slots.items():
+            tensors[f"state.{index}.{key}"] = torch.as_tensor(value).contiguous()
+    return tensors, sd["param_groups"]
+
+
+def unflatten_optimizer(tensors: dict[str, torch.Tensor], groups: list[dict]) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        _, index, key = name.split(".", 2)
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": groups}
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: not readable JSON ({first_line(exc)})") from exc
+
+
+def write_json(path: Path, data) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def atomic_write_json(path: Path, data) -> None:
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    write_json(tmp, data)
+    os.replace(tmp, path)
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush a directory's files and the directory itself to disk."""
+    for file in [*Path(path).iterdir(), Path(path)]:
+        fsync_path(file)
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]

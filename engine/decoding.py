@@ -1,0 +1,97 @@
+"""Batched greedy and beam search over any Seq2Seq, using its incremental `step` (cached state)."""
+from __future__ import annotations
+
+import torch
+
+from .models import Seq2Seq
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+
+def max_lengths(src: torch.Tensor, ratio: float, extra: int = 10, cap: int = 256) -> list[int]:
+    """Output length limit per sentence: ratio x source length + extra, at most cap."""
+    return [min(cap, int(ratio * n + extra)) for n in (src != PAD_ID).sum(1).tolist()]
+
+
+@torch.inference_mode()
+def greedy_decode(model: Seq2Seq, src: torch.Tensor, max_len_ratio: float = 2.0) -> list[list[int]]:
+    """Most likely next token at every step; returns token ids per sentence (EOS excluded)."""
+    limits = max_lengths(src, max_len_ratio)
+    enc = model.encode(src)
+    state = model.init_state(enc)
+    prev = torch.full((src.shape[0],), BOS_ID, dtype=torch.long, device=src.device)
+    outputs: list[list[int]] = [[] for _ in limits]
+    done = [False] * len(limits)
+    for t in range(max(limits)):
+        logits, state = model.step(prev, state, enc)
+        prev = logits.argmax(-1)
+        for i, token in enumerate(prev.tolist()):
+            if done[i]:
+                continue
+            if token == EOS_ID or t >= limits[i]:
+                done[i] = True
+            else:
+                outputs[i].append(token)
+        if all(done):
+            break
+    return outputs
+
+
+@torch.inference_mode()
+def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, length_penalty: float = 1.0,
+                max_len_ratio: float = 2.0) -> list[list[int]]:
+    """Beam search batched over sentences x beams. Hypotheses are ranked by log-prob / length**length_penalty.
+
+    Each step takes the 2*beam best continuations: finished ones (EOS) among the top `beam` are kept, the best
+    `beam` unfinished ones carry on. A sentence stops once it has `beam` finished hypotheses.
+    """
+    batch, device = src.shape[0], src.device
+    limits = max_lengths(src, max_len_ratio)
+    rows = torch.arange(batch, device=device).repeat_interleave(beam)
+    enc = {k: v.index_select(0, rows) for k, v in model.encode(src).items()}
+    state = model.init_state(enc)
+    scores = torch.full((batch, beam), float("-inf"), device=device)
+    scores[:, 0] = 0.0
+    tokens = torch.full((batch * beam, 0), BOS_ID, dtype=torch.long, device=device)
+    prev = torch.full((batch * beam,), BOS_ID, dtype=torch.long, device=device)
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
+    done = [False] * batch
+
+    for t in range(max(limits) + 1):
+        logits, state = model.step(prev, state, enc)
+        logp = logits.float().log_softmax(-1)
+        vocab = logp.shape[-1]
+        candidates = (scores.view(-1, 1) + logp).view(batch, beam * vocab)
+        top_scores, top_ids = candidates.topk(2 * beam, dim=1)
+        origin, token = top_ids // vocab, top_ids % vocab
+        next_scores = torch.full((batch, beam), float("-inf"), device=device)
+        next_origin = torch.zeros((batch, beam), dtype=torch.long, device=device)
+        next_token = torch.full((batch, beam), PAD_ID, dtype=torch.long, device=device)
+        top_list, origin_list, token_list = top_scores.tolist(), origin.tolist(), token.tolist()
+        for b in range(batch):
+            if done[b]:
+                continue
+            kept = 0
+            for rank in range(2 * beam):
+                score, o, tok = top_list[b][rank], origin_list[b][rank], token_list[b][rank]
+                if score == float("-inf"):
+                    break
+                if tok == EOS_ID or t >= limits[b]:
+                    history = tokens[b * beam + o].tolist()
+                    if rank < beam:  # only a top-ranked EOS counts
+                        length = len(history) + (1 if tok == EOS_ID else 0)
+                        finished[b].append((score / max(length, 1) ** length_penalty, history))
+                    continue
+                if kept < beam:
+                    next_scores[b, kept], next_origin[b, kept], next_token[b, kept] = score, o, tok
+                    kept += 1
+            if len(finished[b]) >= beam or t >= limits[b] or kept == 0:
+                done[b] = True
+                next_scores[b] = float("-inf")
+        if all(done):
+            break
+        flat_origin = (next_origin + torch.arange(batch, device=device).unsqueeze(1) * beam).view(-1)
+        tokens = torch.cat([tokens.index_select(0, flat_origin), next_token.view(-1, 1)], 1)
+        state = model.select(state, flat_origin)
+        scores, prev = next_scores, next_token.view(-1)
+
+    return [max(hyps)[1] if hyps else [] for hyps in finished]

@@ -1,0 +1,77 @@
+"""Evaluation with sacrebleu (BLEU, chrF, TER and their signatures), BLEU per source length, perplexity."""
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import torch
+import torch.nn.functional as F
+from sacrebleu.metrics import BLEU, CHRF, TER
+
+from .batching import collate, token_batches
+from .tokenizer import PAD_ID, encode
+from .translate import Translator
+
+LENGTH_BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 30), (31, 45), (46, 10_000))  # source words
+
+
+def corpus_scores(hypotheses: list[str], references: list[str]) -> dict:
+    """sacrebleu corpus BLEU, chrF and TER (0-100) with their signatures."""
+    out = {}
+    for name, metric in (("bleu", BLEU()), ("chrf", CHRF()), ("ter", TER())):
+        result = metric.corpus_score(hypotheses, [references])
+        out[name] = round(result.score, 2)
+        out[f"{name}_signature"] = str(metric.get_signature())
+    return out
+
+
+def bucket_label(low: int, high: int) -> str:
+    return f"{low}+" if high >= 10_000 else f"{low}-{high}"
+
+
+def bleu_by_length(sources: list[str], hypotheses: list[str], references: list[str]) -> list[dict]:
+    rows = []
+    for low, high in LENGTH_BUCKETS:
+        idx = [i for i, s in enumerate(sources) if low <= len(s.split()) <= high]
+        if idx:
+            bleu = BLEU().corpus_score([hypotheses[i] for i in idx], [[references[i] for i in idx]]).score
+            rows.append({"bucket": bucket_label(low, high), "sentences": len(idx), "bleu": round(bleu, 2)})
+    return rows
+
+
+@torch.inference_mode()
+def mean_nll(model, tokenizer, pairs: list[tuple[str, str]], max_tokens: int = 4000, label_smoothing: float = 0.0) -> float:
+    """Teacher-forced mean negative log-likelihood per target token (exp() of it is perplexity)."""
+    model.eval()
+    device = next(model.parameters()).device
+    src_ids, tgt_ids = encode(tokenizer, [s for s, _ in pairs]), encode(tokenizer, [t for _, t in pairs])
+    total, count = 0.0, 0
+    for batch in token_batches([max(len(s), len(t)) for s, t in zip(src_ids, tgt_ids)], max_tokens, seed=0, epoch=0):
+        src, tgt_in, tgt_out = collate([src_ids[i] for i in batch], [tgt_ids[i] for i in batch], device)
+        logits = model(src, tgt_in).float()
+        total += F.cross_entropy(logits.transpose(1, 2), tgt_out, ignore_index=PAD_ID, reduction="sum",
+                                 label_smoothing=label_smoothing).item()
+        count += (tgt_out != PAD_ID).sum().item()
+    return total / max(count, 1)
+
+
+def evaluate(translator: Translator, pairs: list[tuple[str, str]], beam: int = 1, length_penalty: float = 1.0,
+             samples: int = 20, seed: int = 0) -> dict:
+    """Everything `eval.json` holds for one model on one test split."""
+    sources, references = [s for s, _ in pairs], [t for _, t in pairs]
+    start = time.perf_counter()
+    translations = translator.translate(sources, beam=beam, length_penalty=length_penalty)
+    seconds = time.perf_counter() - start
+    hypotheses = [t.text for t in translations]
+    nll = mean_nll(translator.model, translator.tokenizer, pairs)
+    picks = sorted(random.Random(seed).sample(range(len(pairs)), min(samples, len(pairs))))
+    return {
+        **corpus_scores(hypotheses, references),
+        "perplexity": round(math.exp(nll), 2),
+        "sentences": len(pairs),
+        "decoding": {"beam": beam, "length_penalty": length_penalty, "seconds": round(seconds, 1)},
+        "bleu_by_length": bleu_by_length(sources, hypotheses, references),
+        "samples": [{"source": sources[i], "reference": references[i], "hypothesis": hypotheses[i]} for i in picks],
+        "hypotheses": hypotheses,
+    }

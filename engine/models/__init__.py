@@ -1,0 +1,64 @@
+"""Model families, named presets and the factory that builds a model from a JSON-able spec."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from .base import Seq2Seq, select_rows
+from .marian import MarianSeq2Seq, MarianSize
+from .recurrent import RecurrentConfig, RecurrentSeq2Seq
+from .transformer import TransformerConfig, TransformerSeq2Seq
+
+FAMILIES = {
+    "recurrent": (RecurrentConfig, RecurrentSeq2Seq),
+    "transformer": (TransformerConfig, TransformerSeq2Seq),
+    "hf-marian": (MarianSize, MarianSeq2Seq),
+}
+
+# name -> (family, config overrides). Sizes match: 256-wide embeddings, 2+2 recurrent or 3+3 attention layers.
+PRESETS: dict[str, tuple[str, dict]] = {
+    "rnn-tanh": ("recurrent", {"cell": "rnn-tanh", "attention": "none"}),
+    "rnn-tanh-attn": ("recurrent", {"cell": "rnn-tanh", "attention": "luong"}),
+    "rnn-relu-attn": ("recurrent", {"cell": "rnn-relu", "attention": "luong"}),
+    "lstm": ("recurrent", {"cell": "lstm", "attention": "none"}),
+    "lstm-attn": ("recurrent", {"cell": "lstm", "attention": "luong"}),
+    "gru": ("recurrent", {"cell": "gru", "attention": "none"}),
+    "gru-attn": ("recurrent", {"cell": "gru", "attention": "luong"}),
+    "gru-bahdanau": ("recurrent", {"cell": "gru", "attention": "bahdanau"}),
+    "transformer": ("transformer", {"positional": "sinusoidal"}),
+    "transformer-learned": ("transformer", {"positional": "learned"}),
+    "transformer-nopos": ("transformer", {"positional": "none"}),
+    "hf-marian": ("hf-marian", {}),
+}
+
+# Small sizes for tests and quick experiments: `--size tiny`.
+SIZES = {
+    "base": {},
+    "tiny": {
+        "recurrent": {"emb_dim": 32, "hidden": 32, "layers": 1, "dropout": 0.0},
+        "transformer": {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0},
+        "hf-marian": {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0},
+    },
+}
+
+
+def model_spec(preset: str, vocab_size: int, size: str = "base", **overrides) -> dict:
+    """A JSON-able description {"preset", "family", "config"} that `build_model` turns into a model."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; choose one of: {', '.join(SIZES)}")
+    family, preset_overrides = PRESETS[preset]
+    config_cls = FAMILIES[family][0]
+    config = config_cls(vocab_size=vocab_size, **{**SIZES[size].get(family, {}), **preset_overrides, **overrides})
+    return {"preset": preset, "family": family, "config": asdict(config)}
+
+
+def build_model(spec: dict) -> Seq2Seq:
+    family = spec.get("family")
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}")
+    config_cls, model_cls = FAMILIES[family]
+    return model_cls(config_cls(**spec["config"]))
+
+
+__all__ = ["FAMILIES", "PRESETS", "SIZES", "Seq2Seq", "build_model", "model_spec", "select_rows"]

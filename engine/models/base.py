@@ -1,0 +1,62 @@
+"""The interface every translator family implements, so training and decoding treat them alike."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..tokenizer import PAD_ID
+
+State = Any  # a family's decoder state: nested tuples/lists/dicts of tensors with the batch on dim 0
+
+
+class Seq2Seq(nn.Module):
+    """Encoder-decoder over one joint vocabulary. Token tensors are [batch, time] with PAD_ID padding."""
+
+    family: str
+
+    def encode(self, src: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Encoder pass; the dict always holds `src_mask` [B, S] (True on real tokens)."""
+        raise NotImplementedError
+
+    def decode(self, tgt_in: torch.Tensor, enc: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Teacher-forced decoder pass: logits [B, T, V] for decoder inputs [B, T] (BOS first)."""
+        raise NotImplementedError
+
+    def init_state(self, enc: dict[str, torch.Tensor]) -> State:
+        """Decoder state before the first step."""
+        raise NotImplementedError
+
+    def step(self, prev: torch.Tensor, state: State, enc: dict[str, torch.Tensor]) -> tuple[torch.Tensor, State]:
+        """One incremental decoder step: previous tokens [B] -> (logits [B, V], new state)."""
+        raise NotImplementedError
+
+    def select(self, state: State, index: torch.Tensor) -> State:
+        """Keep/reorder the batch rows `index` of a decoder state (beam search)."""
+        return select_rows(state, index)
+
+    def cross_attention(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Decoder-over-source attention weights [layers, heads, B, T, S] (teacher forced)."""
+        raise NotImplementedError
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        return self.decode(tgt_in, self.encode(src))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def source_mask(src: torch.Tensor) -> torch.Tensor:
+    return src != PAD_ID
+
+
+def select_rows(tree: State, index: torch.Tensor, dim: int = 0) -> State:
+    """Pick batch rows (beam reordering) in every tensor of a nested state."""
+    if isinstance(tree, torch.Tensor):
+        return tree.index_select(dim, index)
+    if isinstance(tree, dict):
+        return {k: select_rows(v, index, dim) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(select_rows(v, index, dim) for v in tree)
+    return tree

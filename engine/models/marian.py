@@ -1,0 +1,76 @@
+"""`hf-marian`: transformers' MarianMTModel, randomly initialised at a matching size, behind our interface."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import DynamicCache, EncoderDecoderCache, MarianConfig, MarianMTModel
+from transformers.modeling_outputs import BaseModelOutput
+
+from ..tokenizer import BOS_ID, EOS_ID, PAD_ID
+from .base import Seq2Seq, source_mask
+
+
+@dataclass
+class MarianSize:
+    vocab_size: int = 8000
+    d_model: int = 256
+    heads: int = 4
+    ffn: int = 1024
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    dropout: float = 0.1
+    max_len: int = 512
+
+    def to_hf(self) -> MarianConfig:
+        return MarianConfig(
+            vocab_size=self.vocab_size, d_model=self.d_model, encoder_layers=self.encoder_layers,
+            decoder_layers=self.decoder_layers, encoder_attention_heads=self.heads, decoder_attention_heads=self.heads,
+            encoder_ffn_dim=self.ffn, decoder_ffn_dim=self.ffn, dropout=self.dropout, max_position_embeddings=self.max_len,
+            pad_token_id=PAD_ID, eos_token_id=EOS_ID, bos_token_id=BOS_ID, decoder_start_token_id=BOS_ID,
+            forced_eos_token_id=EOS_ID, scale_embedding=True, share_encoder_decoder_embeddings=True,
+            tie_word_embeddings=True,
+        )
+
+
+class MarianSeq2Seq(Seq2Seq):
+    family = "hf-marian"
+
+    def __init__(self, cfg: MarianSize):
+        super().__init__()
+        self.cfg = cfg
+        self.model = MarianMTModel(cfg.to_hf())
+
+    def encode(self, src):
+        mask = source_mask(src)
+        memory = self.model.get_encoder()(input_ids=src, attention_mask=mask.long()).last_hidden_state
+        return {"src_mask": mask, "memory": memory}
+
+    def _call(self, tgt_in, enc, cache=None, output_attentions=False):
+        return self.model(
+            encoder_outputs=BaseModelOutput(last_hidden_state=enc["memory"]), attention_mask=enc["src_mask"].long(),
+            decoder_input_ids=tgt_in, cache=cache, use_cache=cache is not None,
+            output_attentions=output_attentions,
+        )
+
+    def decode(self, tgt_in, enc):
+        return self._call(tgt_in, enc).logits
+
+    def init_state(self, enc):
+        return EncoderDecoderCache(DynamicCache(), DynamicCache())
+
+    def select(self, state, index):
+        state.reorder_cache(index)
+        return state
+
+    def step(self, prev, state, enc):
+        out = self._call(prev.unsqueeze(1), enc, cache=state)
+        return out.logits[:, 0], out.cache
+
+    def cross_attention(self, src, tgt_in):
+        self.model.set_attn_implementation("eager")
+        try:
+            out = self._call(tgt_in, self.encode(src), output_attentions=True)
+        finally:
+            self.model.set_attn_implementation("sdpa")
+        return torch.stack(out.cross_attentions).transpose(1, 2)

@@ -1,0 +1,210 @@
+"""Transformer encoder-decoder (Vaswani et al. 2017), pre-norm, with tied embeddings and a key/value cache.
+
+Written here rather than with nn.Transformer so it can return attention weights. Without positional
+encodings (`positional="none"`) the encoder is permutation-equivariant: a bag of words.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..tokenizer import PAD_ID
+from .base import Seq2Seq, source_mask
+
+POSITIONALS = ("sinusoidal", "learned", "none")
+
+
+@dataclass
+class TransformerConfig:
+    vocab_size: int = 8000
+    d_model: int = 256
+    heads: int = 4
+    ffn: int = 1024
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    dropout: float = 0.1
+    positional: str = "sinusoidal"
+    max_len: int = 512
+
+    def __post_init__(self):
+        if self.positional not in POSITIONALS:
+            raise ValueError(f"positional must be one of {POSITIONALS}, not {self.positional!r}")
+        if self.d_model % self.heads:
+            raise ValueError("d_model must be divisible by heads")
+
+
+def sinusoidal_table(max_len: int, d_model: int) -> torch.Tensor:
+    position = torch.arange(max_len).unsqueeze(1)
+    freq = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(max_len, d_model)
+    table[:, 0::2] = torch.sin(position * freq)
+    table[:, 1::2] = torch.cos(position * freq)
+    return table
+
+
+class PositionalEncoding(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.kind = cfg.positional
+        if self.kind == "learned":
+            self.table = nn.Embedding(cfg.max_len, cfg.d_model)
+            nn.init.normal_(self.table.weight, std=0.02)
+        elif self.kind == "sinusoidal":
+            self.register_buffer("table", sinusoidal_table(cfg.max_len, cfg.d_model), persistent=False)
+
+    def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        if self.kind == "none":
+            return x
+        positions = torch.arange(offset, offset + x.shape[1], device=x.device)
+        table = self.table(positions) if self.kind == "learned" else self.table[positions]
+        return x + table
+
+
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def split(self, x):  # [B, T, D] -> [B, heads, T, D/heads]
+        return x.view(x.shape[0], x.shape[1], self.heads, -1).transpose(1, 2)
+
+    def keys_values(self, x):
+        k, v = self.kv(x).chunk(2, -1)
+        return self.split(k), self.split(v)
+
+    def forward(self, x, k, v, mask, need_weights: bool = False):
+        """x [B, T, D]; k, v [B, h, S, d]; mask broadcastable to [B, h, T, S], True = may attend."""
+        q = self.split(self.q(x))
+        dropout = self.dropout if self.training else 0.0
+        if need_weights:
+            scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+            weights = scores.masked_fill(~mask, float("-inf")).softmax(-1)
+            y = F.dropout(weights, dropout, self.training) @ v
+        else:
+            weights = None
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        y = y.transpose(1, 2).reshape(x.shape)
+        return self.out(y), weights
+
+
+class FeedForward(nn.Sequential):
+    def __init__(self, d_model: int, ffn: int, dropout: float):
+        super().__init__(nn.Linear(d_model, ffn), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn, d_model))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
+        self.attn = MultiHeadAttention(cfg.d_model, cfg.heads, cfg.dropout)
+        self.ffn = FeedForward(cfg.d_model, cfg.ffn, cfg.dropout)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, mask, need_weights=False):
+        h = self.norm1(x)
+        y, weights = self.attn(h, *self.attn.keys_values(h), mask, need_weights)
+        x = x + self.drop(y)
+        return x + self.drop(self.ffn(self.norm2(x))), weights
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(cfg.d_model) for _ in range(3))
+        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.heads, cfg.dropout)
+        self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.heads, cfg.dropout)
+        self.ffn = FeedForward(cfg.d_model, cfg.ffn, cfg.dropout)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, cache, self_mask, src_mask, need_weights=False):
+        """cache: {"k", "v"} of earlier steps (grown in place of the returned dict) and {"ck", "cv"} of the source."""
+        h = self.norm1(x)
+        k, v = self.self_attn.keys_values(h)
+        if "k" in cache:
+            k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
+        y, self_weights = self.self_attn(h, k, v, self_mask, need_weights)
+        x = x + self.drop(y)
+        y, cross_weights = self.cross_attn(self.norm2(x), cache["ck"], cache["cv"], src_mask, need_weights)
+        x = x + self.drop(y)
+        x = x + self.drop(self.ffn(self.norm3(x)))
+        return x, {**cache, "k": k, "v": v}, (self_weights, cross_weights)
+
+
+def subsequent_mask(size: int, device=None) -> torch.Tensor:
+    """[size, size] boolean mask, True where position i may attend to j (j <= i)."""
+    return torch.ones(size, size, dtype=torch.bool, device=device).tril()
+
+
+class TransformerSeq2Seq(Seq2Seq):
+    family = "transformer"
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=PAD_ID)
+        nn.init.normal_(self.embed.weight, std=cfg.d_model ** -0.5)
+        self.position = PositionalEncoding(cfg)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.encoder_layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.encoder_layers))
+        self.decoder_layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
+        self.encoder_norm, self.decoder_norm = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
+
+    def _embed(self, tokens, offset=0):
+        return self.drop(self.position(self.embed(tokens) * math.sqrt(self.cfg.d_model), offset))
+
+    def encode(self, src, need_weights=False):
+        src_mask = source_mask(src)
+        mask = src_mask[:, None, None, :]
+        x, weights = self._embed(src), []
+        for layer in self.encoder_layers:
+            x, w = layer(x, mask, need_weights)
+            weights.append(w)
+        enc = {"src_mask": src_mask, "memory": self.encoder_norm(x)}
+        if need_weights:
+            enc["self_attention"] = torch.stack(weights)
+        return enc
+
+    def init_state(self, enc):
+        caches = [dict(zip(("ck", "cv"), layer.cross_attn.keys_values(enc["memory"]))) for layer in self.decoder_layers]
+        return {"caches": caches, "length": torch.zeros(enc["memory"].shape[0], dtype=torch.long)}
+
+    def _run(self, tgt_in, state, enc, need_weights=False):
+        offset = int(state["length"][0]) if state["length"].numel() else 0
+        t = tgt_in.shape[1]
+        self_mask = subsequent_mask(offset + t, tgt_in.device)[offset:]
+        src_mask = enc["src_mask"][:, None, None, :]
+        x, caches, weights = self._embed(tgt_in, offset), [], []
+        for layer, cache in zip(self.decoder_layers, state["caches"]):
+            x, cache, w = layer(x, cache, self_mask, src_mask, need_weights)
+            caches.append(cache)
+            weights.append(w)
+        logits = F.linear(self.decoder_norm(x), self.embed.weight)
+        return logits, {"caches": caches, "length": state["length"] + t}, weights
+
+    def decode(self, tgt_in, enc):
+        return self._run(tgt_in, self.init_state(enc), enc)[0]
+
+    def step(self, prev, state, enc):
+        logits, state, _ = self._run(prev.unsqueeze(1), state, enc)
+        return logits[:, 0], state
+
+    def attention_maps(self, src, tgt_in) -> dict[str, torch.Tensor]:
+        """All attention weights, each [layers, heads, B, query, key]: encoder, decoder and cross."""
+        enc = self.encode(src, need_weights=True)
+        _, _, weights = self._run(tgt_in, self.init_state(enc), enc, need_weights=True)
+        stack = lambda ws: torch.stack(ws).transpose(1, 2)  # noqa: E731  [L, B, h, q, k] -> [L, h, B, q, k]
+        return {
+            "encoder": stack(list(enc["self_attention"])),
+            "decoder": stack([w[0] for w in weights]),
+            "cross": stack([w[1] for w in weights]),
+        }
+
+    def cross_attention(self, src, tgt_in):
+        return self.attention_maps(src, tgt_in)["cross"]

@@ -1,0 +1,86 @@
+"""One interface for every family: `Translator.translate(sentences) -> [Translation]`."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint
+from .decoding import beam_search, greedy_decode
+from .models import Seq2Seq
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode
+
+MAX_SOURCE_TOKENS = 200  # longer inputs are truncated (Translation.truncated says so)
+
+
+@dataclass
+class Translation:
+    text: str
+    tokens: list[str]  # target subwords, EOS excluded
+    source_tokens: list[str]  # source subwords as the model saw them, EOS included
+    ms: float  # wall time of the batch this sentence was decoded in, divided by the batch size
+    attention: np.ndarray | None = None  # [layers, heads, target, source] cross-attention, when asked for
+    truncated: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def pad_batch(sequences: list[list[int]], device="cpu") -> torch.Tensor:
+    width = max(1, max(len(s) for s in sequences))
+    batch = torch.full((len(sequences), width), PAD_ID, dtype=torch.long)
+    for i, seq in enumerate(sequences):
+        batch[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+    return batch.to(device)
+
+
+class Translator:
+    def __init__(self, model: Seq2Seq, tokenizer, spec: dict, meta: dict | None = None, name: str = "model"):
+        self.model, self.tokenizer, self.spec, self.meta, self.name = model.eval(), tokenizer, spec, meta or {}, name
+
+    @classmethod
+    def load(cls, path: Path, device: str = "cpu") -> "Translator":
+        model, spec, tokenizer, meta = load_checkpoint(path, device)
+        return cls(model, tokenizer, spec, meta, name=Path(path).name)
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    @property
+    def has_attention(self) -> bool:
+        return self.spec["family"] != "recurrent" or self.spec["config"].get("attention") != "none"
+
+    def translate(self, sentences: list[str], beam: int = 1, length_penalty: float = 1.0, max_len_ratio: float = 2.0,
+                  batch_size: int = 32, with_attention: bool = False) -> list[Translation]:
+        results: list[Translation] = []
+        for start in range(0, len(sentences), batch_size):
+            results += self._translate_batch(sentences[start : start + batch_size], beam, length_penalty, max_len_ratio, with_attention)
+        return results
+
+    def _translate_batch(self, sentences, beam, length_penalty, max_len_ratio, with_attention):
+        ids = encode(self.tokenizer, list(sentences))
+        truncated = [len(s) > MAX_SOURCE_TOKENS for s in ids]
+        ids = [s[: MAX_SOURCE_TOKENS - 1] + [EOS_ID] if cut else s for s, cut in zip(ids, truncated)]
+        start = time.perf_counter()
+        src = pad_batch(ids, self.device)
+        if beam > 1:
+            outputs = beam_search(self.model, src, beam, length_penalty, max_len_ratio)
+        else:
+            outputs = greedy_decode(self.model, src, max_len_ratio)
+        ms = (time.perf_counter() - start) * 1000 / len(sentences)
+        attention = self._attention(src, outputs) if with_attention and self.has_attention else [None] * len(outputs)
+        return [
+            Translation(text=decode(self.tokenizer, out), tokens=self.tokenizer.convert_ids_to_tokens(out),
+                        source_tokens=self.tokenizer.convert_ids_to_tokens(src_ids), ms=ms, attention=att, truncated=cut)
+            for out, src_ids, att, cut in zip(outputs, ids, attention, truncated)
+        ]
+
+    @torch.inference_mode()
+    def _attention(self, src: torch.Tensor, outputs: list[list[int]]) -> list[np.ndarray]:
+        """Cross-attention of each output over its source, by a teacher-forced pass over the decoded tokens."""
+        tgt_in = pad_batch([[BOS_ID] + out for out in outputs], self.device)
+        weights = self.model.cross_attention(src, tgt_in).float().cpu().numpy()  # [L, H, B, T, S]
+        src_lengths = (src != PAD_ID).sum(1).tolist()
+        return [weights[:, :, i, : len(out) + 1, : src_lengths[i]] for i, out in enumerate(outputs)]

@@ -1,0 +1,26 @@
+import pytest
+import torch
+
+from engine import corpora
+from engine.models import PRESETS, build_model, model_spec
+from engine.tokenizer import train_tokenizer
+
+torch.set_num_threads(1)  # tests use tiny models; one thread keeps them steady on a shared 2-core machine
+
+
+@pytest.fixture(scope="session")
+def tiny_pairs():
+    return corpora.load_split("ding-en-de", "train")[:300]
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_pairs):
+    return train_tokenizer([x for pair in tiny_pairs for x in pair], vocab_size=400)
+
+
+def tiny_model(preset: str, vocab_size: int, seed: int = 0):
+    torch.manual_seed(seed)
+    return build_model(model_spec(preset, vocab_size, "tiny")).eval()
+
+
+ALL_PRESETS = list(PRESETS)

@@ -1,0 +1,77 @@
+import json
+
+import pytest
+import torch
+
+from engine.training import Trainer, TrainConfig, TrainingStopped
+
+
+def config(**kw):
+    base = dict(preset="gru-attn", size="tiny", vocab_size=300, train_limit=200, max_tokens=300, max_steps=12,
+                checkpoint_every=5, eval_every=6, valid_sentences=10, warmup_steps=5, seed=3)
+    return TrainConfig(**{**base, **kw})
+
+
+def records(run_dir, kind="step"):
+    return [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines() if json.loads(l)["kind"] == kind]
+
+
+@pytest.mark.parametrize("preset", ["gru-attn", "transformer"])
+def test_resume_reproduces_an_uninterrupted_run(tmp_path, preset):
+    straight = Trainer(config(preset=preset), tmp_path / "straight")
+    straight.train()
+
+    first = Trainer(config(preset=preset, max_steps=7), tmp_path / "resumed")
+    first.train()
+    second = Trainer(config(preset=preset), tmp_path / "resumed")
+    assert second.state.step == 7
+    second.train()
+
+    for a, b in zip(straight.model.parameters(), second.model.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    losses = [r["loss"] for r in records(tmp_path / "straight")]
+    resumed = records(tmp_path / "resumed")
+    assert [r["step"] for r in resumed] == list(range(1, 13))  # no gaps, no duplicates
+    assert [r["loss"] for r in resumed] == pytest.approx(losses, abs=1e-3)
+
+
+def test_metrics_hold_what_the_dashboard_plots(tmp_path):
+    seen = []
+    Trainer(config(), tmp_path / "run", on_record=seen.append).train()
+    steps = records(tmp_path / "run")
+    assert {"loss", "tokens_per_s", "grad_norm", "lr", "wall_seconds", "train_seconds"} <= set(steps[0])
+    evals = records(tmp_path / "run", "eval")
+    assert [e["step"] for e in evals] == [6, 12]
+    assert {"valid_loss", "valid_bleu", "valid_ppl"} <= set(evals[0])
+    assert seen[-1]["kind"] == "end" and (tmp_path / "run" / "best" / "model.safetensors").exists()
+    assert steps[-1]["loss"] < steps[0]["loss"]
+
+
+def test_stop_callback_saves_and_ends(tmp_path):
+    trainer = Trainer(config(max_steps=100), tmp_path / "run", should_stop=lambda: trainer.state.step >= 3)
+    state = trainer.train()
+    assert state.step == 3 and state.finished == "stopped"
+    assert Trainer(config(max_steps=100), tmp_path / "run").state.step == 3
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    trainer = Trainer(config(max_steps=20, checkpoint_every=4), tmp_path / "run")
+    original = trainer.train_step
+
+    def poisoned(batch):
+        if trainer.state.step == 9:
+            with torch.no_grad():
+                next(trainer.model.parameters()).fill_(float("nan"))
+        return original(batch)
+
+    trainer.train_step = poisoned
+    with pytest.raises(TrainingStopped, match="nan"):
+        trainer.train()
+    resumed = Trainer(config(max_steps=20), tmp_path / "run")
+    assert resumed.state.step == 8
+    assert all(torch.isfinite(p).all() for p in resumed.model.parameters())
+
+
+def test_gradient_norm_is_logged_before_clipping(tmp_path):
+    Trainer(config(clip_norm=1e-3, max_steps=3, eval_every=0), tmp_path / "run").train()
+    assert all(r["grad_norm"] > 1e-3 for r in records(tmp_path / "run"))
