@@ -1,10 +1,11 @@
-"""Command line: `python -m engine {data,train,train-all,eval,translate,export,report} --help`."""
+"""Command line: `python -m engine {data,train,train-all,eval,translate,export,bench,report} --help`."""
 from __future__ import annotations
 
 import argparse
 import json
 import shlex
 import shutil
+import signal
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -16,6 +17,7 @@ from .models import PRESETS, SIZES
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS_DIR = ROOT / "checkpoints"
 RUNS_DIR = ROOT / "runs"
+RESULTS_DIR = ROOT / "results"
 SHIPPED = ("gru-attn", "transformer", "hf-marian", "lstm-attn", "gru", "transformer-nopos", "rnn-tanh-attn")
 
 
@@ -64,6 +66,7 @@ def run_training(cfg, run_dir: Path, resume: bool) -> None:
         elif record["kind"] == "eval":
             bar.write(f"epoch {record['epoch']} step {record['step']}: valid loss {record['valid_loss']}, BLEU {record['valid_bleu']}")
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` saves and exits like Ctrl-C
     trainer = Trainer(cfg, run_dir, on_record=on_record)
     bar.n = int(trainer.state.train_seconds) if cfg.minutes else trainer.state.step
     state = trainer.train()
@@ -148,6 +151,30 @@ def cmd_report(args) -> None:
           f"TER: `{first['ter_signature']}`; decoding: beam {first['decoding']['beam']}.")
 
 
+def cmd_bench(args) -> None:
+    from tqdm import tqdm
+
+    from .bench import run_suite
+
+    bar = tqdm(total=100, unit="%", dynamic_ncols=True)
+
+    def progress(fraction: float, label: str) -> None:
+        bar.n = int(100 * fraction)
+        bar.set_description(label)
+        bar.refresh()
+
+    result = {**run_suite(args.quick, progress), "command": command_line()}
+    bar.close()
+    out = Path(args.out or RESULTS_DIR / f"bench-{result['machine']['host']}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out, result)
+    for row in result["training"]:
+        print(f"train  {row['preset']:<12} len {row['length']:>4}: {row['tokens_per_s']:>9,.0f} tokens/s")
+    for row in result["decoding"]:
+        print(f"decode {row['preset']:<12} {row['steps']:>3} steps: {row['ms']:>7.1f} ms")
+    print(f"saved {out}")
+
+
 # ---------------------------------------------------------------- parser
 def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", default="ding-en-de", choices=list(corpora.CORPORA))
@@ -215,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("out")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("bench", help="training tokens/s and decode latency vs length -> results/bench-<host>.json")
+    p.add_argument("--quick", action="store_true", help="fewer lengths and repeats (a few minutes)")
+    p.add_argument("--out", help="output JSON path")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("report", help="markdown table of checkpoints/*/eval.json")
     p.add_argument("--dir", default=str(CHECKPOINTS_DIR))

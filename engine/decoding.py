@@ -63,9 +63,9 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, length_penalty
         candidates = (scores.view(-1, 1) + logp).view(batch, beam * vocab)
         top_scores, top_ids = candidates.topk(2 * beam, dim=1)
         origin, token = top_ids // vocab, top_ids % vocab
-        next_scores = torch.full((batch, beam), float("-inf"), device=device)
-        next_origin = torch.zeros((batch, beam), dtype=torch.long, device=device)
-        next_token = torch.full((batch, beam), PAD_ID, dtype=torch.long, device=device)
+        next_scores = [[float("-inf")] * beam for _ in range(batch)]
+        next_origin = [[b * beam] * beam for b in range(batch)]  # rows of finished sentences stay put
+        next_token = [[PAD_ID] * beam for _ in range(batch)]
         top_list, origin_list, token_list = top_scores.tolist(), origin.tolist(), token.tolist()
         for b in range(batch):
             if done[b]:
@@ -82,16 +82,17 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, length_penalty
                         finished[b].append((score / max(length, 1) ** length_penalty, history))
                     continue
                 if kept < beam:
-                    next_scores[b, kept], next_origin[b, kept], next_token[b, kept] = score, o, tok
+                    next_scores[b][kept], next_origin[b][kept], next_token[b][kept] = score, b * beam + o, tok
                     kept += 1
             if len(finished[b]) >= beam or t >= limits[b] or kept == 0:
                 done[b] = True
-                next_scores[b] = float("-inf")
+                next_scores[b] = [float("-inf")] * beam
         if all(done):
             break
-        flat_origin = (next_origin + torch.arange(batch, device=device).unsqueeze(1) * beam).view(-1)
-        tokens = torch.cat([tokens.index_select(0, flat_origin), next_token.view(-1, 1)], 1)
+        flat_origin = torch.tensor(next_origin, device=device).view(-1)
+        prev = torch.tensor(next_token, device=device).view(-1)
+        tokens = torch.cat([tokens.index_select(0, flat_origin), prev.unsqueeze(1)], 1)
         state = model.select(state, flat_origin)
-        scores, prev = next_scores, next_token.view(-1)
+        scores = torch.tensor(next_scores, device=device)
 
     return [max(hyps)[1] if hyps else [] for hyps in finished]

@@ -14,6 +14,25 @@ from .models import Seq2Seq
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode
 
 MAX_SOURCE_TOKENS = 200  # longer inputs are truncated (Translation.truncated says so)
+MAX_INPUT_CHARS = 2000  # the dashboard refuses longer text with a message
+
+
+class InputError(ValueError):
+    """User text that cannot be translated; the message is meant for the user."""
+
+
+def prepare_input(text: str) -> tuple[str, str | None]:
+    """Printable single-spaced text and a notice when something was removed or cut. Raises InputError if nothing is left."""
+    notice = None
+    cleaned = "".join(" " if ch in "\n\r\t" else ch for ch in text if ch.isprintable() or ch in "\n\r\t")
+    cleaned = " ".join(cleaned.split())
+    if len(cleaned) > MAX_INPUT_CHARS:
+        cleaned, notice = cleaned[:MAX_INPUT_CHARS], f"Only the first {MAX_INPUT_CHARS:,} characters were translated."
+    if not cleaned:
+        raise InputError("Type a sentence to translate.")
+    if len(cleaned) != len(" ".join(text.split())) and notice is None:
+        notice = "Invisible or control characters were removed."
+    return cleaned, notice
 
 
 @dataclass

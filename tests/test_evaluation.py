@@ -17,7 +17,7 @@ def test_scores_match_sacrebleu_with_signatures():
 
 def test_bleu_by_length_buckets_cover_every_sentence():
     sources = ["one two three", "one two three four five six seven", "x " * 40]
-    rows = bleu_by_length(sources, ["a b c"] * 3, ["a b c"] * 3)
+    rows = bleu_by_length(sources, ["a b c d e"] * 3, ["a b c d e"] * 3)
     assert sum(r["sentences"] for r in rows) == 3
     assert [r["bucket"] for r in rows] == ["1-5", "6-10", "31-45"]
     assert all(r["bleu"] == 100.0 for r in rows)

@@ -1,6 +1,7 @@
 """`hf-marian`: transformers' MarianMTModel, randomly initialised at a matching size, behind our interface."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +41,7 @@ class MarianSeq2Seq(Seq2Seq):
         super().__init__()
         self.cfg = cfg
         self.model = MarianMTModel(cfg.to_hf())
+        self._eager = threading.Lock()
 
     def encode(self, src):
         mask = source_mask(src)
@@ -68,9 +70,10 @@ class MarianSeq2Seq(Seq2Seq):
         return out.logits[:, 0], out.cache
 
     def cross_attention(self, src, tgt_in):
-        self.model.set_attn_implementation("eager")
-        try:
-            out = self._call(tgt_in, self.encode(src), output_attentions=True)
-        finally:
-            self.model.set_attn_implementation("sdpa")
+        with self._eager:  # attention weights need the eager kernels; one caller at a time switches them
+            self.model.set_attn_implementation("eager")
+            try:
+                out = self._call(tgt_in, self.encode(src), output_attentions=True)
+            finally:
+                self.model.set_attn_implementation("sdpa")
         return torch.stack(out.cross_attentions).transpose(1, 2)

@@ -1,0 +1,1 @@
+"""Streamlit-side helpers: cached model loading, plotly figure builders, shared widgets."""

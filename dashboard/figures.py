@@ -1,0 +1,71 @@
+"""Plotly figure builders: pure functions from data to figures (no streamlit), each with titled axes and units."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), legend=dict(orientation="h", y=-0.2))
+
+
+def _figure(title: str, x_title: str, y_title: str, log_y: bool = False) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, **LAYOUT)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def attention_heatmap(weights: np.ndarray, source_tokens: list[str], target_tokens: list[str], title: str) -> go.Figure:
+    """weights [target, source]: how much each output token looked at each input token."""
+    fig = go.Figure(go.Heatmap(
+        z=weights, x=[f"{i}:{t}" for i, t in enumerate(source_tokens)], y=[f"{i}:{t}" for i, t in enumerate(target_tokens)],
+        colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="weight"),
+        hovertemplate="output %{y}<br>input %{x}<br>attention %{z:.2f}<extra></extra>",
+    ))
+    fig.update_layout(title=title, xaxis_title="source token (input)", yaxis_title="generated token (output)",
+                      yaxis_autorange="reversed", **{**LAYOUT, "margin": dict(l=100, r=20, t=50, b=100)})
+    return fig
+
+
+def lines(series: dict[str, tuple[list, list]], title: str, x_title: str, y_title: str, log_y: bool = False,
+          mode: str = "lines") -> go.Figure:
+    """One line per name: series[name] = (xs, ys)."""
+    fig = _figure(title, x_title, y_title, log_y)
+    for name, (xs, ys) in series.items():
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode=mode, name=name,
+                                 hovertemplate=f"{name}<br>{x_title}: %{{x}}<br>{y_title}: %{{y:.4g}}<extra></extra>"))
+    return fig
+
+
+def bars(names: list[str], values: list[float], title: str, y_title: str, text_format: str = ".1f") -> go.Figure:
+    fig = _figure(title, "model", y_title)
+    fig.add_trace(go.Bar(x=names, y=values, text=[format(v, text_format) for v in values], textposition="outside",
+                         hovertemplate=f"%{{x}}<br>{y_title}: %{{y:.4g}}<extra></extra>"))
+    return fig
+
+
+def grouped_bars(groups: dict[str, tuple[list[str], list[float]]], title: str, x_title: str, y_title: str) -> go.Figure:
+    """One bar series per name: groups[name] = (categories, values)."""
+    fig = _figure(title, x_title, y_title)
+    for name, (categories, values) in groups.items():
+        fig.add_trace(go.Bar(x=categories, y=values, name=name,
+                             hovertemplate=f"{name}<br>{x_title}: %{{x}}<br>{y_title}: %{{y:.4g}}<extra></extra>"))
+    fig.update_layout(barmode="group")
+    return fig
+
+
+def training_curves(runs: dict[str, list[dict]], y: str, x: str, kind: str = "step", smooth: int = 1) -> go.Figure:
+    """Curves of metric `y` against `x` ("step" or "wall_seconds") for each run's metrics.jsonl records."""
+    labels = {"loss": "training loss (nats/token)", "grad_norm": "gradient norm before clipping",
+              "valid_bleu": "validation BLEU (0-100)", "valid_loss": "validation loss (nats/token)",
+              "tokens_per_s": "training speed (tokens/s)", "step": "optimizer step", "wall_seconds": "wall-clock time (s)",
+              "train_seconds": "training time (s)"}
+    series = {}
+    for name, records in runs.items():
+        rows = [r for r in records if r.get("kind") == kind and y in r and x in r]
+        ys = [r[y] for r in rows]
+        if smooth > 1 and ys:
+            ys = list(np.convolve(ys, np.ones(smooth) / smooth, mode="same"))
+        series[name] = ([r[x] for r in rows], ys)
+    return lines(series, labels.get(y, y), labels.get(x, x), labels.get(y, y), log_y=y == "grad_norm",
+                 mode="lines+markers" if kind == "eval" else "lines")

@@ -1,0 +1,82 @@
+"""Background training started from the browser: one thread per job, a bounded number at once, shared by all sessions."""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine import corpora
+from engine.checkpoint import atomic_write_json
+from engine.evaluation import evaluate
+from engine.training import Trainer, TrainConfig
+from engine.translate import Translator
+
+from .models import RUNS_DIR
+
+MAX_TRAININGS = int(os.environ.get("SEQ2SEQ_MAX_TRAININGS", "1"))
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+EVAL_SENTENCES = 300  # test sentences a browser-trained model is scored on
+
+
+class JobError(ValueError):
+    """A request the server turns down; the message is meant for the user."""
+
+
+@dataclass
+class Job:
+    name: str
+    config: TrainConfig
+    run_dir: Path
+    stop: threading.Event = field(default_factory=threading.Event)
+    status: str = "starting"  # starting, training, evaluating, finished, failed
+    message: str = ""
+    thread: threading.Thread | None = None
+
+
+class JobManager:
+    def __init__(self, runs_dir: Path = RUNS_DIR, max_jobs: int = MAX_TRAININGS):
+        self.runs_dir, self.max_jobs = runs_dir, max_jobs
+        self.jobs: dict[str, Job] = {}
+        self.lock = threading.Lock()
+
+    def running(self) -> list[Job]:
+        return [j for j in self.jobs.values() if j.thread and j.thread.is_alive()]
+
+    def start(self, name: str, config: TrainConfig) -> Job:
+        if not NAME_PATTERN.fullmatch(name):
+            raise JobError("Names use lower-case letters, digits and dashes (at most 40), starting with a letter or digit.")
+        run_dir = (self.runs_dir / name).resolve()
+        if run_dir.parent != self.runs_dir.resolve():
+            raise JobError("That name is not allowed.")
+        with self.lock:
+            if len(self.running()) >= self.max_jobs:
+                raise JobError(f"The server is busy: {self.max_jobs} training(s) already running. Try again when one finishes.")
+            if run_dir.exists() or name in self.jobs:
+                raise JobError(f"A model called {name!r} exists already; pick another name.")
+            job = Job(name, config, run_dir)
+            job.thread = threading.Thread(target=self._run, args=(job,), name=f"train-{name}", daemon=True)
+            self.jobs[name] = job
+            job.thread.start()
+        return job
+
+    def _run(self, job: Job) -> None:
+        try:
+            job.status = "training"
+            Trainer(job.config, job.run_dir, should_stop=job.stop.is_set).train()
+            job.status = "evaluating"
+            translator = Translator.load(job.run_dir / "best")
+            pairs = corpora.load_split(job.config.corpus, "test", job.config.direction)[:EVAL_SENTENCES]
+            result = evaluate(translator, pairs)
+            meta = translator.meta
+            result = {"checkpoint": job.name, "corpus": meta["corpus"], "direction": meta["direction"], "split": "test",
+                      "parameters": translator.model.num_parameters(), "train_minutes": meta.get("train_minutes"),
+                      **result, "command": f"training page (first {EVAL_SENTENCES} test sentences, greedy)"}
+            atomic_write_json(job.run_dir / "best" / "eval.json", result)
+            job.status, job.message = "finished", f"test BLEU {result['bleu']} on {EVAL_SENTENCES} sentences"
+        except Exception as exc:  # shown on the page; the server keeps running
+            job.status, job.message = "failed", f"{type(exc).__name__}: {exc}"
+
+
+manager = JobManager()  # one per server process, shared by every session

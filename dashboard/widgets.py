@@ -1,0 +1,33 @@
+"""Small shared widgets: page intros, CSV downloads, data-source notes."""
+from __future__ import annotations
+
+import csv
+import io
+
+import streamlit as st
+
+
+def intro(title: str, text: str) -> None:
+    st.title(title)
+    st.markdown(text)
+
+
+def to_csv(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def chart(fig, rows: list[dict], filename: str, key: str) -> None:
+    """A plotly chart with a download of the data behind it."""
+    st.plotly_chart(fig, width="stretch", key=f"chart-{key}")
+    st.download_button(f"Download data (CSV)", to_csv(rows), file_name=filename, mime="text/csv", key=f"csv-{key}",
+                       disabled=not rows)
+
+
+def source_note(text: str) -> None:
+    st.caption(f":material/description: {text}")

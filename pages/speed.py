@@ -1,0 +1,80 @@
+import streamlit as st
+import torch
+
+from dashboard import figures
+from dashboard.models import bench_files, list_models, load_bench, load_metrics
+from dashboard.widgets import chart, intro, source_note
+from engine.bench import ARCHITECTURES, machine, sequential_steps, training_throughput
+
+intro("Speed & scaling", """
+A recurrent network must finish word 1 before it can start word 2, so a long sentence means a long chain of
+steps that no amount of hardware can run at once. A Transformer processes all words of a sentence together,
+so parallel hardware (many cores, a GPU) helps it much more. Below: measured speeds, with the machine named —
+on a small CPU the recurrent models can still come out ahead.
+""")
+
+st.subheader("Sequential steps per sentence")
+lengths = [8, 16, 32, 64, 128, 256]
+step_rows = [{"model": p, "length": n, "sequential_steps": sequential_steps(p, n)} for p in ARCHITECTURES for n in lengths]
+chart(figures.lines({p: (lengths, [sequential_steps(p, n) for n in lengths]) for p in ARCHITECTURES},
+                    "Steps that must run one after another (training, teacher forcing)", "sentence length (tokens)",
+                    "sequential steps", mode="lines+markers"), step_rows, "sequential-steps.csv", "steps")
+source_note("Counted from each model's layer structure (engine/bench.py, sequential_steps), not timed.")
+
+st.subheader("Benchmark results")
+files = bench_files()
+if not files:
+    st.info("No benchmark file yet: run `python -m engine bench` (results/bench-<machine>.json).")
+else:
+    path = st.selectbox("Benchmark file", files, format_func=lambda p: p.name)
+    bench = load_bench(path)
+    m = bench["machine"]
+    st.markdown(f"**Machine:** {m['cpu']} · {m['cores']} cores · {m['threads']} torch threads · device {m['cuda_device']} · torch {m['torch']}")
+    train_rows = bench["training"]
+    chart(figures.lines({p: ([r["length"] for r in train_rows if r["preset"] == p], [r["tokens_per_s"] for r in train_rows if r["preset"] == p])
+                         for p in sorted({r["preset"] for r in train_rows})},
+                        "Training speed against sentence length", "sentence length (tokens)", "source+target tokens per second",
+                        mode="lines+markers"), train_rows, "bench-training.csv", "bench-train")
+    decode_rows = bench["decoding"]
+    chart(figures.lines({p: ([r["steps"] for r in decode_rows if r["preset"] == p], [r["ms"] for r in decode_rows if r["preset"] == p])
+                         for p in sorted({r["preset"] for r in decode_rows})},
+                        "Greedy decoding latency at batch 1", "output length (tokens)", "milliseconds per sentence",
+                        mode="lines+markers"), decode_rows, "bench-decoding.csv", "bench-decode")
+    thread_rows = bench["threads"]
+    chart(figures.grouped_bars({f"{t} thread(s)": ([r["preset"] for r in thread_rows if r["threads"] == t],
+                                                   [r["tokens_per_s"] for r in thread_rows if r["threads"] == t])
+                                for t in sorted({r["threads"] for r in thread_rows})},
+                               "Thread scaling (length 32)", "model", "tokens per second"), thread_rows, "bench-threads.csv", "bench-threads")
+    source_note(f"{path.name}, made by `{bench.get('command', 'python -m engine bench')}`; best of {bench['repeats']} repeats.")
+
+st.subheader("Speed while training the shipped models")
+runs = {e.name: load_metrics(e.metrics) for e in list_models() if e.shipped}
+runs = {n: r for n, r in runs.items() if r}
+if runs:
+    speed_rows = [{"model": n, "mean_tokens_per_s": round(sum(x["tokens_per_s"] for x in r if x["kind"] == "step") /
+                                                          max(1, sum(1 for x in r if x["kind"] == "step")))} for n, r in runs.items()]
+    chart(figures.bars([r["model"] for r in speed_rows], [r["mean_tokens_per_s"] for r in speed_rows],
+                       "Mean training speed of the shipped runs", "source+target tokens per second", ".0f"),
+          speed_rows, "training-speed.csv", "train-speed")
+    source_note("From each checkpoint's metrics.jsonl (written by `python -m engine train-all`); the machine is in its config.json.")
+
+st.subheader("Measure now on this machine")
+st.markdown("Times one training step (batch 32) of each architecture at a few lengths, right here, best of 2.")
+if st.button("Measure", icon=":material/speed:"):
+    presets, test_lengths = ["gru", "gru-attn", "transformer"], [8, 32, 64]
+    jobs = [(p, n) for p in presets for n in test_lengths]
+    bar, rows = st.progress(0.0, "starting…"), []
+    for i, (preset, n) in enumerate(jobs):
+        bar.progress(i / len(jobs), f"{preset}, length {n}")
+        rows.append(training_throughput(preset, n, batch=32, repeats=2))
+    bar.progress(1.0, "done")
+    st.session_state.live_bench = {"rows": rows, "machine": machine()}
+live = st.session_state.get("live_bench")
+if live:
+    m = live["machine"]
+    st.markdown(f"**Measured on:** {m['cpu']} · {m['threads']} threads · torch {m['torch']} · CUDA device: {m['cuda_device']}")
+    chart(figures.lines({p: ([r["length"] for r in live["rows"] if r["preset"] == p], [r["tokens_per_s"] for r in live["rows"] if r["preset"] == p])
+                         for p in sorted({r["preset"] for r in live["rows"]})},
+                        "Live: training speed against sentence length", "sentence length (tokens)", "tokens per second",
+                        mode="lines+markers"), live["rows"], "live-bench.csv", "live")
+    st.caption(f"torch sees {torch.get_num_threads()} threads on this server.")

@@ -1,0 +1,71 @@
+import streamlit as st
+
+from dashboard import figures
+from dashboard.jobs import JobError, manager
+from dashboard.models import RUNS_DIR, list_models, load_metrics
+from dashboard.widgets import chart, intro
+from engine import corpora
+from engine.models import PRESETS
+from engine.training import TrainConfig
+
+intro("Training", """
+Train a translator yourself and watch it learn. Pick an architecture and a time budget; training runs in the
+background on this server (you can keep using the other pages). The curves update live; compare them with the
+shipped models, which all had the same budget. When it finishes, your model appears on Translate and Quality.
+""")
+
+c1, c2, c3 = st.columns(3)
+name = c1.text_input("Name of your model", value="my-gru", max_chars=40)
+preset = c2.selectbox("Architecture", list(PRESETS), index=list(PRESETS).index("gru-attn"))
+size = c3.segmented_control("Size", ["tiny", "base"], default="tiny",
+                            help="tiny: 32-wide, learns a little in a minute; base: the shipped models' size") or "tiny"
+c4, c5, c6 = st.columns(3)
+corpus = c4.selectbox("Corpus", list(corpora.CORPORA))
+direction = c5.selectbox("Direction", corpora.directions(corpus))
+minutes = c6.slider("Time budget (minutes)", 0.5, 30.0, 2.0, step=0.5)
+if st.button("Start training", type="primary", icon=":material/play_arrow:"):
+    try:
+        config = TrainConfig(preset=preset, size=size, corpus=corpus, direction=direction, minutes=minutes,
+                             max_tokens=1500, warmup_steps=200, eval_every=100, checkpoint_every=100)
+        manager.start(name.strip(), config)
+        st.session_state.watching = name.strip()
+        st.success(f"Training {name.strip()} started.")
+    except JobError as exc:
+        st.warning(str(exc))
+
+runs = sorted(p.name for p in RUNS_DIR.glob("*") if (p / "metrics.jsonl").exists())
+if not runs:
+    st.info("No training from the browser yet.")
+    st.stop()
+watching = st.session_state.get("watching")
+selected = st.selectbox("Watch run", runs, index=runs.index(watching) if watching in runs else 0)
+overlay = st.toggle("Overlay the shipped models", value=True)
+x_axis = st.segmented_control("Horizontal axis", ["step", "wall_seconds"], default="step",
+                              format_func=lambda x: {"step": "optimizer steps", "wall_seconds": "wall-clock time"}[x]) or "step"
+
+
+@st.fragment(run_every=2)
+def live_view():
+    job = manager.jobs.get(selected)
+    if job:
+        icon = {"finished": ":material/check_circle:", "failed": ":material/error:"}.get(job.status, ":material/hourglass_top:")
+        st.markdown(f"{icon} **{selected}**: {job.status} {job.message}")
+        if job.thread and job.thread.is_alive() and st.button("Stop", icon=":material/stop:", key="stop"):
+            job.stop.set()
+    records = {selected: load_metrics(RUNS_DIR / selected / "metrics.jsonl")}
+    if overlay:
+        records.update({e.name: load_metrics(e.metrics) for e in list_models() if e.shipped})
+    steps = [r for r in records[selected] if r.get("kind") == "step"]
+    if steps:
+        last = steps[-1]
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("step", last["step"])
+        c2.metric("loss", f"{last['loss']:.3f}")
+        c3.metric("tokens/s", f"{last['tokens_per_s']:,.0f}")
+        c4.metric("training time", f"{last['train_seconds'] / 60:.1f} min")
+    for metric, kind, smooth in (("loss", "step", 10), ("valid_bleu", "eval", 1), ("grad_norm", "step", 10)):
+        rows = [{"run": n, **r} for n, rs in records.items() for r in rs if r.get("kind") == kind]
+        chart(figures.training_curves(records, metric, x_axis, kind, smooth), rows, f"{metric}.csv", f"{metric}")
+
+
+live_view()

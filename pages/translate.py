@@ -1,0 +1,123 @@
+import random
+
+import streamlit as st
+
+from dashboard import figures
+from dashboard.models import list_models, load_translators, model_meta
+from dashboard.widgets import intro, to_csv
+from engine import corpora
+from engine.translate import InputError, prepare_input
+
+intro("Translate", """
+Type a sentence and every model translates it side by side. The **recurrent** models (RNN, LSTM, GRU) read
+your words one after another; the **Transformers** look at all of them at once through *attention*.
+Heatmaps show which input words each model looked at while writing each output word.
+""")
+
+entries = list_models()
+if not entries:
+    st.warning("No trained models found. Train one with `python -m engine train-all` or on the Training page.")
+    st.stop()
+directions = sorted({model_meta(e).get("direction", "?") for e in entries})
+direction = st.selectbox("Direction", directions, format_func=lambda d: d.replace("-", " → "))
+candidates = [e for e in entries if model_meta(e).get("direction") == direction]
+corpus = model_meta(candidates[0]).get("corpus", "ding-en-de")
+
+
+@st.cache_data(show_spinner=False)
+def examples(corpus: str, direction: str) -> list[str]:
+    pairs = corpora.load_split(corpus, "test", direction)
+    picks = random.Random(7).sample(pairs, 12)
+    return [s for s, _ in sorted(picks, key=lambda p: len(p[0]))]
+
+
+example = st.selectbox("Pick an example from the test set (or type your own below)", ["—"] + examples(corpus, direction))
+text = st.text_area("Sentence", value="" if example == "—" else example, max_chars=None, height=80,
+                    placeholder="The weather is nice today.")
+names = [e.name for e in candidates]
+chosen = st.multiselect("Models", names, default=names)
+left, middle, right = st.columns(3)
+search = left.segmented_control("Decoding", ["greedy", "beam search"], default="greedy")
+beam = middle.slider("Beam size", 2, 8, 5) if search == "beam search" else 1
+shuffle = right.toggle("Shuffle the word order", help="Also translate the same words in a random order.")
+
+
+
+def translate_all(sentence: str) -> dict | None:
+    translators, errors = load_translators([e for e in candidates if e.name in chosen])
+    for name, message in errors.items():
+        st.error(f"{name} could not be loaded and is skipped: {message}")
+    if not translators:
+        return None
+    inputs = {"original": sentence}
+    if shuffle:
+        words = sentence.split()
+        random.Random(len(words)).shuffle(words)
+        inputs["shuffled"] = " ".join(words)
+    rows, results = [], {}
+    with st.spinner("Translating…"):
+        for name, translator in translators.items():
+            for label, source in inputs.items():
+                result = translator.translate([source], beam=beam, with_attention=True)[0]
+                results[name, label] = result
+                rows.append({"model": name, "input": label, "translation": result.text, "latency_ms": round(result.ms, 1),
+                             "output_tokens": len(result.tokens), "parameters": translator.model.num_parameters()})
+    return {"inputs": inputs, "rows": rows, "results": results,
+            "parameters": {n: t.model.num_parameters() for n, t in translators.items()}}
+
+
+if st.button("Translate", type="primary", icon=":material/translate:"):
+    try:
+        sentence, notice = prepare_input(text)
+        if notice:
+            st.warning(notice)
+        st.session_state.translation = translate_all(sentence)
+    except InputError as exc:
+        st.info(str(exc))
+        st.session_state.translation = None
+output = st.session_state.get("translation")
+if not output:
+    st.stop()
+inputs, rows, results, parameters = output["inputs"], output["rows"], output["results"], output["parameters"]
+names = list(parameters)
+
+for label, source in inputs.items():
+    if label == "shuffled":
+        st.markdown("**Shuffled input:**")
+        st.text(source)
+    columns = st.columns(min(4, len(names)))
+    for i, name in enumerate(names):
+        with columns[i % len(columns)].container(border=True):
+            result = results[name, label]
+            st.markdown(f"**{name}**")
+            st.text(result.text or "(empty output)")
+            st.caption(f"{result.ms:.0f} ms · {len(result.tokens)} tokens · {parameters[name] / 1e6:.1f}M parameters")
+            if result.truncated:
+                st.caption(":material/content_cut: input truncated to the model's length limit")
+
+st.dataframe(rows, hide_index=True, width="stretch")
+st.download_button("Download translations (CSV)", to_csv(rows), file_name="translations.csv", mime="text/csv")
+
+st.subheader("Where did each model look?")
+for tab, name in zip(st.tabs(names), names):
+    with tab:
+        result = results[name, "original"]
+        if result.attention is None:
+            st.info(f"{name} has no attention: its decoder only sees one fixed-size summary of the whole sentence.")
+            continue
+        layers, heads = result.attention.shape[:2]
+        matrix, where = result.attention.mean(axis=(0, 1)), "average of all layers and heads"
+        if layers * heads > 1:
+            c1, c2 = st.columns(2)
+            layer = c1.selectbox("Layer", ["average"] + list(range(1, layers + 1)), key=f"layer-{name}")
+            head = c2.selectbox("Head", ["average"] + list(range(1, heads + 1)), key=f"head-{name}")
+            chosen_layers = result.attention if layer == "average" else result.attention[layer - 1 : layer]
+            matrix = chosen_layers.mean(0)
+            matrix = matrix.mean(0) if head == "average" else matrix[head - 1]
+            where = f"layer {layer}, head {head}"
+        st.plotly_chart(figures.attention_heatmap(matrix, result.source_tokens, result.tokens + ["</s>"],
+                                                  f"{name}: cross-attention ({where})"), width="stretch", key=f"attn-{name}")
+        st.download_button("Download attention (CSV)",
+                           to_csv([{"output": t, **{f"{j}:{s}": round(float(w), 4) for j, (s, w) in enumerate(zip(result.source_tokens, row))}}
+                                   for t, row in zip(result.tokens + ["</s>"], matrix)]),
+                           file_name=f"attention-{name}.csv", mime="text/csv", key=f"attn-csv-{name}")

@@ -1,0 +1,18 @@
+"""Seq2Seq Arena: `streamlit run streamlit_app.py`."""
+import streamlit as st
+
+
+def main() -> None:
+    st.set_page_config(page_title="Seq2Seq Arena", page_icon=":material/translate:", layout="wide")
+    pages = [
+        st.Page("pages/translate.py", title="Translate", icon=":material/translate:", default=True),
+        st.Page("pages/quality.py", title="Quality", icon=":material/grading:"),
+        st.Page("pages/speed.py", title="Speed & scaling", icon=":material/speed:"),
+        st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
+        st.Page("pages/lab.py", title="Lab", icon=":material/science:"),
+    ]
+    st.navigation(pages).run()
+
+
+if __name__ == "__main__":
+    main()

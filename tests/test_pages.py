@@ -1,0 +1,121 @@
+"""Streamlit AppTest for every page, run in-process against the shipped checkpoints."""
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.models import RUNS_DIR, list_models
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
+    at.run()
+    if page != "pages/translate.py":
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> list[str]:
+    return [t.value for t in at.text]
+
+
+def test_translate_page_shows_every_models_translation():
+    at = open_page("pages/translate.py")
+    assert at.title[0].value == "Translate"
+    models = at.multiselect[0].value
+    assert len(models) >= 7
+    at.text_area[0].input("The weather is nice today.")
+    at.button[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.text) >= len(models)
+    assert all(isinstance(t, str) for t in texts(at))
+    assert len(at.dataframe[0].value) == len(models)
+    # the layer/head pickers of the Transformers' heatmaps re-render without losing the translations
+    at.selectbox(key="layer-transformer").select(2)
+    at.run()
+    assert not at.exception and len(at.dataframe[0].value) == len(models)
+
+
+def test_translate_page_refuses_empty_input_politely():
+    at = open_page("pages/translate.py")
+    at.text_area[0].input("   \u200b ")
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    assert any("Type a sentence" in i.value for i in at.info)
+
+
+def test_translate_page_shuffle_toggle_adds_shuffled_rows():
+    at = open_page("pages/translate.py")
+    at.text_area[0].input("The dog bites the man.")
+    at.multiselect[0].set_value(["transformer", "transformer-nopos"])
+    at.toggle[0].set_value(True)
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    rows = at.dataframe[0].value
+    assert sorted(rows["input"].tolist()) == ["original", "original", "shuffled", "shuffled"]
+
+
+def test_quality_page_lists_every_shipped_model():
+    at = open_page("pages/quality.py")
+    table = at.dataframe[0].value
+    assert {"gru-attn", "transformer", "hf-marian"} <= set(table["model"])
+    assert (table["BLEU"] >= 0).all()
+    at.segmented_control[1].set_value("worst")
+    at.run()
+    assert not at.exception
+
+
+def test_speed_page_measures_live():
+    at = open_page("pages/speed.py")
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    assert any("Measured on" in m.value for m in at.markdown)
+
+
+def test_lab_page_runs_its_experiments():
+    at = open_page("pages/lab.py")
+    for key in ("run-grad", "run-clip", "run-pe"):
+        at.button(key=key).click()
+        at.run()
+        assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    gaps = dict(zip(table["model"], table["encoder state difference after shuffling"].astype(float)))
+    assert gaps["transformer-nopos"] < 1e-3 < gaps["transformer"]
+
+
+def test_training_page_trains_in_the_background_and_refuses_bad_names():
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    at = open_page("pages/training.py")
+    at.text_input[0].input("../escape")
+    at.button[0].click()
+    at.run()
+    assert not at.exception and any("lower-case" in w.value for w in at.warning)
+    try:
+        at.text_input[0].input(name)
+        at.slider[0].set_value(0.5)
+        at.button[0].click()
+        at.run()
+        assert not at.exception and any("started" in s.value for s in at.success)
+        from dashboard.jobs import manager
+
+        job = manager.jobs[name]
+        job.thread.join(timeout=300)
+        assert job.status == "finished", job.message
+        at.run()
+        assert not at.exception
+        assert (RUNS_DIR / name / "best" / "eval.json").exists()
+        assert name in [e.name for e in list_models()]
+    finally:
+        shutil.rmtree(RUNS_DIR / name, ignore_errors=True)
