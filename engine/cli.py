@@ -72,6 +72,8 @@ def run_training(cfg, run_dir: Path, resume: bool) -> None:
     state = trainer.train()
     bar.close()
     print(f"{run_dir}: {state.finished} after {state.step} steps, {state.train_seconds / 60:.1f} training minutes")
+    if state.finished == "interrupted":
+        sys.exit(f"interrupted; saved {run_dir / 'checkpoint'} (continue with --resume)")
 
 
 def cmd_train(args) -> None:
@@ -186,6 +188,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vocab-size", type=int)
     p.add_argument("--max-tokens", type=int, help="padded tokens per batch")
     p.add_argument("--lr", type=float)
+    p.add_argument("--schedule", choices=["inverse-sqrt", "constant"], help="learning rate after warm-up")
     p.add_argument("--warmup-steps", type=int)
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--clip-norm", type=float, help="0 disables clipping")

@@ -9,20 +9,31 @@ import torch.nn.functional as F
 from .models import build_model, model_spec
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
-GRADIENT_FLOW_PRESETS = ("rnn-tanh", "rnn-relu-attn", "lstm", "gru", "transformer")
+GRADIENT_FLOW_PRESETS = ("rnn-tanh", "rnn-relu-attn", "lstm", "gru", "transformer")  # recurrent ones run without attention
 
 
-def gradient_by_source_position(preset: str, length: int = 40, vocab: int = 200, seed: int = 0, hidden: int = 64) -> list[float]:
+def _recurrent_weights(model):
+    return [p for name, p in model.named_parameters() if "weight_hh" in name]
+
+
+def gradient_by_source_position(preset: str, length: int = 40, vocab: int = 200, seed: int = 0, hidden: int = 64,
+                                init: str = "orthogonal") -> list[float]:
     """Norm of d(loss on the LAST target token)/d(source embedding at each position), for a freshly initialised model.
 
-    Vanishing gradients show as norms shrinking with distance from the end of the source. Attention and
-    Transformers give the early positions a direct path.
+    The encoder reads left to right (unidirectional), so a gradient reaching position 0 has crossed the whole
+    chain. Vanishing gradients show as norms shrinking towards position 0. `init="default"` replaces our
+    orthogonal recurrent weights with PyTorch's default uniform(-1/sqrt(hidden), 1/sqrt(hidden)).
     """
     torch.manual_seed(seed)
-    overrides = {"emb_dim": hidden, "hidden": hidden, "layers": 1, "dropout": 0.0} if preset != "transformer" else \
-        {"d_model": hidden, "heads": 4, "ffn": 4 * hidden, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0}
-    family_overrides = {"attention": "none"} if preset == "rnn-relu-attn" else {}
-    model = build_model(model_spec(preset, vocab, **overrides, **family_overrides)).eval()
+    if preset == "transformer":
+        overrides = {"d_model": hidden, "heads": 4, "ffn": 4 * hidden, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0}
+    else:
+        overrides = {"emb_dim": hidden, "hidden": hidden, "layers": 1, "dropout": 0.0, "bidirectional": False, "attention": "none"}
+    model = build_model(model_spec(preset, vocab, **overrides)).eval()
+    if init == "default":
+        with torch.no_grad():
+            for weight in _recurrent_weights(model):
+                weight.uniform_(-hidden ** -0.5, hidden ** -0.5)
     g = torch.Generator().manual_seed(seed)
     src = torch.randint(4, vocab, (8, length), generator=g)
     src[:, -1] = EOS_ID
@@ -43,11 +54,16 @@ def gradient_by_source_position(preset: str, length: int = 40, vocab: int = 200,
     return captured[0].grad.norm(dim=-1).mean(0).tolist()
 
 
-def clipping_run(clip_norm: float, steps: int = 60, lr: float = 0.05, seed: int = 0, length: int = 30) -> list[dict]:
-    """Train a tiny ReLU RNN with a large learning rate, with or without clipping: loss and pre-clip grad norm per step."""
+def clipping_run(clip_norm: float, steps: int = 60, lr: float = 0.1, seed: int = 0, length: int = 30,
+                 weight_scale: float = 2.0) -> list[dict]:
+    """Train a tiny ReLU RNN whose recurrent weights were scaled x2 (an exploding start), with or without
+    clipping the gradient norm: loss and pre-clip gradient norm per step. Stops early if they become inf/NaN."""
     torch.manual_seed(seed)
     vocab = 50
-    model = build_model(model_spec("rnn-relu-attn", vocab, "tiny", attention="none")).train()
+    model = build_model(model_spec("rnn-relu-attn", vocab, "tiny", attention="none", bidirectional=False)).train()
+    with torch.no_grad():
+        for weight in _recurrent_weights(model):
+            weight.mul_(weight_scale)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     src = torch.randint(4, vocab, (16, length), generator=g)
@@ -59,9 +75,9 @@ def clipping_run(clip_norm: float, steps: int = 60, lr: float = 0.05, seed: int 
         optimizer.zero_grad()
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm if clip_norm > 0 else math.inf).item()
-        history.append({"step": step, "loss": loss.item(), "grad_norm": norm})
         if not math.isfinite(loss.item()) or not math.isfinite(norm):
             break
+        history.append({"step": step, "loss": loss.item(), "grad_norm": norm})
         optimizer.step()
     return history
 

@@ -41,6 +41,7 @@ class TrainConfig:
     model_overrides: dict = field(default_factory=dict)
     max_tokens: int = 2000  # padded tokens per batch (batch x longest sequence)
     lr: float = 1e-3
+    schedule: str = "inverse-sqrt"  # after linear warm-up: "inverse-sqrt" decay or "constant"
     warmup_steps: int = 300
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
@@ -81,10 +82,17 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def inverse_sqrt_lr(step: int, peak: float, warmup: int) -> float:
-    """Linear warm-up to `peak`, then decay with 1/sqrt(step) (Vaswani et al.)."""
-    step = max(step, 1)
-    return peak * min(step / max(warmup, 1), math.sqrt(max(warmup, 1) / step))
+SCHEDULES = ("inverse-sqrt", "constant")
+
+
+def learning_rate(step: int, peak: float, warmup: int, schedule: str = "inverse-sqrt") -> float:
+    """Linear warm-up to `peak`, then constant or decaying with 1/sqrt(step) (Vaswani et al.)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, not {schedule!r}")
+    step, warmup = max(step, 1), max(warmup, 1)
+    if step <= warmup:
+        return peak * step / warmup
+    return peak if schedule == "constant" else peak * math.sqrt(warmup / step)
 
 
 class Trainer:
@@ -117,6 +125,7 @@ class Trainer:
         self.tgt_ids = [t[:MAX_TRAIN_TOKENS] for t in encode(self.tokenizer, [t for _, t in self.train_pairs])]
         self.lengths = [max(len(s), len(t)) for s, t in zip(self.src_ids, self.tgt_ids)]
         self.metrics_path = self.run_dir / "metrics.jsonl"
+        self.last_eval_step = self.state.step
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.run_dir / "train_config.json", asdict(cfg))
         self._truncate_metrics()
@@ -172,7 +181,7 @@ class Trainer:
         cfg = self.cfg
         self.model.train()
         src, tgt_in, tgt_out = collate([self.src_ids[i] for i in batch], [self.tgt_ids[i] for i in batch], self.device)
-        lr = inverse_sqrt_lr(self.state.step + 1, cfg.lr, cfg.warmup_steps)
+        lr = learning_rate(self.state.step + 1, cfg.lr, cfg.warmup_steps, cfg.schedule)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
@@ -199,6 +208,7 @@ class Trainer:
 
     def run_evaluation(self) -> None:
         st = self.state
+        self.last_eval_step = st.step
         record = {"kind": "eval", "step": st.step, "epoch": st.epoch, **self.evaluate(),
                   "train_seconds": round(st.train_seconds, 2), "wall_seconds": round(st.wall_seconds, 2)}
         if record["valid_loss"] < st.best_valid_loss:
@@ -244,6 +254,8 @@ class Trainer:
                     if cfg.patience and st.evals_without_improvement >= cfg.patience:
                         st.finished = "early stopping"
             st.finished = st.finished or ("stopped" if self.should_stop() else "budget spent")
+            if st.step and st.step != self.last_eval_step:  # the budget ended mid-epoch: score the final weights too
+                self.run_evaluation()
         except KeyboardInterrupt:
             st.finished = "interrupted"
         except TrainingStopped as exc:

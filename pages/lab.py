@@ -21,30 +21,42 @@ tab_gradients, tab_positions, tab_parallel = st.tabs(["Vanishing gradients", "Po
 
 with tab_gradients:
     st.markdown("""
-How much does the **last** output word's error reach each **source** word? A freshly initialised model reads a
-random sentence; we measure the gradient norm at every source position. In plain RNNs it shrinks (or blows up)
-with distance; LSTM/GRU gates and attention keep a path open.
+How much of the **last** output word's error reaches each **source** word? A freshly initialised model
+(encoder reading left to right, no attention) reads a random sentence, and we measure the gradient norm at
+every source position. Where it shrinks towards position 0, the first words barely learn: vanishing gradients.
+Compare the initialisations: PyTorch's default recurrent weights against orthogonal ones (a remedy). A
+Transformer's attention gives every position a direct path, so its curve stays flat.
 """)
-    length = st.slider("Source length (tokens)", 10, 120, 50, key="grad-length")
+    c1, c2 = st.columns(2)
+    length = c1.slider("Source length (tokens)", 10, 120, 50, key="grad-length")
+    init = c2.segmented_control("Recurrent initialisation", ["orthogonal", "default"], default="orthogonal",
+                                key="grad-init") or "orthogonal"
     if st.button("Run gradient-flow experiment", key="run-grad"):
         with st.spinner("Measuring…"):
-            st.session_state.grad_flow = {p: lab.gradient_by_source_position(p, length) for p in lab.GRADIENT_FLOW_PRESETS}
+            st.session_state.grad_flow = {p: lab.gradient_by_source_position(p, length, init=init) for p in lab.GRADIENT_FLOW_PRESETS}
+            st.session_state.grad_init = init
     flow = st.session_state.get("grad_flow")
     if flow:
         rows = [{"model": p, "position": i, "grad_norm": g} for p, gs in flow.items() for i, g in enumerate(gs)]
-        labels = {"rnn-relu-attn": "rnn-relu (no attention)"}
+        labels = {"rnn-relu-attn": "rnn-relu"}
         chart(figures.lines({labels.get(p, p): (list(range(len(gs))), gs) for p, gs in flow.items()},
-                            "Gradient reaching each source position", "source position (0 = first word)",
-                            "gradient norm (log scale)", log_y=True), rows, "gradient-flow.csv", "grad-flow")
+                            f"Gradient reaching each source position ({st.session_state.grad_init} initialisation)",
+                            "source position (0 = first word)", "gradient norm (log scale)", log_y=True),
+              rows, "gradient-flow.csv", "grad-flow")
+        st.caption("LSTM and GRU start with half-open gates, so at initialisation they fade too; training teaches the "
+                   "gates to carry information, which plain RNNs cannot learn.")
 
-    st.markdown("**Clipping an exploding run.** A ReLU RNN with a large learning rate, trained twice on the same data: "
-                "without clipping and with the gradient norm clipped to 1.")
+    st.markdown("**Clipping an exploding run.** A ReLU RNN whose recurrent weights start too large (×2), trained twice "
+                "on the same data with the same learning rate: without clipping, and with the gradient norm clipped to 1.")
     if st.button("Run clipping experiment", key="run-clip"):
         with st.spinner("Training twice…"):
             st.session_state.clipping = {"no clipping": lab.clipping_run(0.0), "clipped at 1.0": lab.clipping_run(1.0)}
     clipping = st.session_state.get("clipping")
     if clipping:
         rows = [{"run": n, **r} for n, h in clipping.items() for r in h]
+        for name, history in clipping.items():
+            if len(history) < 60:
+                st.caption(f"{name}: the loss or gradient overflowed to inf/NaN after step {len(history)}; the run stopped.")
         for metric, title in (("grad_norm", "gradient norm before clipping (log scale)"), ("loss", "training loss")):
             chart(figures.lines({n: ([r["step"] for r in h], [r[metric] for r in h]) for n, h in clipping.items()},
                                 title, "step", title, log_y=metric == "grad_norm"), rows, f"clipping-{metric}.csv", f"clip-{metric}")

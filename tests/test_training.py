@@ -41,7 +41,7 @@ def test_metrics_hold_what_the_dashboard_plots(tmp_path):
     steps = records(tmp_path / "run")
     assert {"loss", "tokens_per_s", "grad_norm", "lr", "wall_seconds", "train_seconds"} <= set(steps[0])
     evals = records(tmp_path / "run", "eval")
-    assert [e["step"] for e in evals] == [6, 12]
+    assert [e["step"] for e in evals] == [6, 12]  # every 6 steps; the last one doubles as the final evaluation
     assert {"valid_loss", "valid_bleu", "valid_ppl"} <= set(evals[0])
     assert seen[-1]["kind"] == "end" and (tmp_path / "run" / "best" / "model.safetensors").exists()
     assert steps[-1]["loss"] < steps[0]["loss"]
@@ -75,3 +75,14 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 def test_gradient_norm_is_logged_before_clipping(tmp_path):
     Trainer(config(clip_norm=1e-3, max_steps=3, eval_every=0), tmp_path / "run").train()
     assert all(r["grad_norm"] > 1e-3 for r in records(tmp_path / "run"))
+
+
+def test_learning_rate_warms_up_then_follows_the_schedule():
+    from engine.training import learning_rate
+
+    assert learning_rate(50, 1e-3, 100) == pytest.approx(5e-4)
+    assert learning_rate(100, 1e-3, 100) == pytest.approx(1e-3)
+    assert learning_rate(400, 1e-3, 100) == pytest.approx(5e-4)
+    assert learning_rate(400, 1e-3, 100, "constant") == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate(1, 1e-3, 10, "cosine")
