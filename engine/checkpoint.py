@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -37,7 +36,12 @@ def save_checkpoint(path: Path, model: Seq2Seq, spec: dict, tokenizer, meta: dic
     tmp, old = path.with_name(path.name + ".tmp"), path.with_name(path.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    weights = copy.deepcopy(model).half() if half else model
+    if half:
+        weights = build_model(spec)
+        weights.load_state_dict(model.state_dict())
+        weights.half()
+    else:
+        weights = model
     save_model(weights, str(tmp / "model.safetensors"))
     write_json(tmp / "config.json", {"format_version": FORMAT_VERSION, "model": spec, "meta": meta or {}})
     save_tokenizer(tokenizer, tmp / "tokenizer.json")
