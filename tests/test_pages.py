@@ -27,15 +27,20 @@ def texts(at: AppTest) -> list[str]:
     return [t.value for t in at.text]
 
 
+def translate(at: AppTest, text: str) -> AppTest:
+    at.text_area[0].input(text)
+    at.button[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def test_translate_page_shows_every_models_translation():
     at = open_page("pages/translate.py")
     assert at.title[0].value == "Translate"
     models = at.multiselect[0].value
     assert len(models) >= 7
-    at.text_area[0].input("The weather is nice today.")
-    at.button[0].click()
-    at.run()
-    assert not at.exception, at.exception
+    translate(at, "The weather is nice today.")
     assert len(at.text) >= len(models)
     assert all(isinstance(t, str) for t in texts(at))
     assert len(at.dataframe[0].value) == len(models)
@@ -47,21 +52,15 @@ def test_translate_page_shows_every_models_translation():
 
 def test_translate_page_refuses_empty_input_politely():
     at = open_page("pages/translate.py")
-    at.text_area[0].input("   \u200b ")
-    at.button[0].click()
-    at.run()
-    assert not at.exception
+    translate(at, "   \u200b ")
     assert any("Type a sentence" in i.value for i in at.info)
 
 
 def test_translate_page_shuffle_toggle_adds_shuffled_rows():
     at = open_page("pages/translate.py")
-    at.text_area[0].input("The dog bites the man.")
     at.multiselect[0].set_value(["transformer", "transformer-nopos"])
     at.toggle[0].set_value(True)
-    at.button[0].click()
-    at.run()
-    assert not at.exception
+    translate(at, "The dog bites the man.")
     rows = at.dataframe[0].value
     assert sorted(rows["input"].tolist()) == ["original", "original", "shuffled", "shuffled"]
 
