@@ -25,7 +25,7 @@ def to_csv(rows: list[dict]) -> str:
 def chart(fig, rows: list[dict], filename: str, key: str) -> None:
     """A plotly chart with a download of the data behind it."""
     st.plotly_chart(fig, width="stretch", key=f"chart-{key}")
-    st.download_button(f"Download data (CSV)", to_csv(rows), file_name=filename, mime="text/csv", key=f"csv-{key}",
+    st.download_button("Download data (CSV)", to_csv(rows), file_name=filename, mime="text/csv", key=f"csv-{key}",
                        disabled=not rows)
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,6 @@ class Translation:
     ms: float  # wall time of the batch this sentence was decoded in, divided by the batch size
     attention: np.ndarray | None = None  # [layers, heads, target, source] cross-attention, when asked for
     truncated: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 def pad_batch(sequences: list[list[int]], device="cpu") -> torch.Tensor:

@@ -1,6 +1,5 @@
 """Streamlit AppTest for every page, run in-process against the shipped checkpoints."""
 import shutil
-import time
 import uuid
 from pathlib import Path
 
