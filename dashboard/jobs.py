@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine import corpora
 from engine.checkpoint import atomic_write_json
-from engine.evaluation import evaluate
+from engine.evaluation import evaluation_record
 from engine.training import Trainer, TrainConfig
 from engine.translate import Translator
 
@@ -67,12 +67,10 @@ class JobManager:
             Trainer(job.config, job.run_dir, should_stop=job.stop.is_set).train()
             job.status = "evaluating"
             translator = Translator.load(job.run_dir / "best")
+            translator.name = job.name
             pairs = corpora.load_split(job.config.corpus, "test", job.config.direction)[:EVAL_SENTENCES]
-            result = evaluate(translator, pairs)
-            meta = translator.meta
-            result = {"checkpoint": job.name, "corpus": meta["corpus"], "direction": meta["direction"], "split": "test",
-                      "parameters": translator.model.num_parameters(), "train_minutes": meta.get("train_minutes"),
-                      **result, "command": f"training page (first {EVAL_SENTENCES} test sentences, greedy)"}
+            result = evaluation_record(translator, pairs, "test",
+                                       f"training page (first {EVAL_SENTENCES} test sentences, greedy)")
             atomic_write_json(job.run_dir / "best" / "eval.json", result)
             job.status, job.message = "finished", f"test BLEU {result['bleu']} on {EVAL_SENTENCES} sentences"
         except Exception as exc:  # shown on the page; the server keeps running

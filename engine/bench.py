@@ -9,6 +9,7 @@ import os
 import platform
 import socket
 import time
+from contextlib import contextmanager
 from typing import Callable
 
 import torch
@@ -30,6 +31,17 @@ def machine() -> dict:
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     return {"host": socket.gethostname(), "cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
             "torch": torch.__version__, "cuda_device": device, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+@contextmanager
+def num_threads(n: int):
+    """Run the block with torch using n intra-op threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def best_time(fn: Callable[[], None], repeats: int = 3, warmup: int = 1) -> float:
@@ -116,11 +128,8 @@ def run_suite(quick: bool = False, progress: Callable[[float, str], None] | None
         elif kind == "decode":
             result["decoding"].append(decode_latency(preset, steps=n, repeats=repeats))
         else:
-            torch.set_num_threads(n)
-            try:
+            with num_threads(n):
                 result["threads"].append({**training_throughput(preset, 32, repeats=repeats), "threads": n})
-            finally:
-                torch.set_num_threads(all_threads)
     if progress:
         progress(1.0, "done")
     return result

@@ -105,16 +105,14 @@ def export(run_dir: Path, out: Path, command: str) -> None:
 
 
 def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float = 1.0) -> dict:
-    from .evaluation import evaluate
+    from .evaluation import evaluation_record
     from .translate import Translator
 
     translator = Translator.load(path)
-    meta = translator.meta
-    pairs = corpora.load_split(meta["corpus"], split, meta["direction"])
-    result = {"checkpoint": path.name, "corpus": meta["corpus"], "direction": meta["direction"], "split": split,
-              "parameters": translator.model.num_parameters(), "train_minutes": meta.get("train_minutes"),
-              **evaluate(translator, pairs, beam=beam, length_penalty=length_penalty),
-              "command": f"python -m engine eval {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} --split {split} --beam {beam}"}
+    pairs = corpora.load_split(translator.meta["corpus"], split, translator.meta["direction"])
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    result = evaluation_record(translator, pairs, split, f"python -m engine eval {shown} --split {split} --beam {beam}",
+                               beam, length_penalty)
     atomic_write_json(path / "eval.json", result)
     print(f"{path.name}: BLEU {result['bleu']}  chrF {result['chrf']}  TER {result['ter']}  ppl {result['perplexity']}")
     return result

@@ -75,3 +75,12 @@ def evaluate(translator: Translator, pairs: list[tuple[str, str]], beam: int = 1
         "samples": [{"source": sources[i], "reference": references[i], "hypothesis": hypotheses[i]} for i in picks],
         "hypotheses": hypotheses,
     }
+
+
+def evaluation_record(translator: Translator, pairs: list[tuple[str, str]], split: str, command: str, beam: int = 1,
+                      length_penalty: float = 1.0) -> dict:
+    """An `eval.json`: the checkpoint's identity and training budget, then `evaluate`'s figures and the command."""
+    meta = translator.meta
+    return {"checkpoint": translator.name, "corpus": meta["corpus"], "direction": meta["direction"], "split": split,
+            "parameters": translator.model.num_parameters(), "train_minutes": meta.get("train_minutes"),
+            **evaluate(translator, pairs, beam=beam, length_penalty=length_penalty), "command": command}

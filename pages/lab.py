@@ -7,7 +7,7 @@ from dashboard import figures
 from dashboard.models import list_models, load_translators
 from dashboard.widgets import chart, intro
 from engine import lab
-from engine.bench import training_throughput
+from engine.bench import num_threads, training_throughput
 from engine.tokenizer import encode
 from engine.translate import InputError, prepare_input
 
@@ -107,14 +107,11 @@ all threads of this server. A model that parallelises well gains more from the e
         bar, rows = st.progress(0.0), []
         all_threads = torch.get_num_threads()
         jobs = [(p, n, t) for p in ("gru-attn", "transformer") for n in (8, 32, 64) for t in sorted({1, all_threads})]
-        try:
-            for i, (preset, n, threads) in enumerate(jobs):
-                bar.progress(i / len(jobs), f"{preset}, length {n}, {threads} thread(s)")
-                torch.set_num_threads(threads)
+        for i, (preset, n, threads) in enumerate(jobs):
+            bar.progress(i / len(jobs), f"{preset}, length {n}, {threads} thread(s)")
+            with num_threads(threads):
                 row = training_throughput(preset, n, batch=16, repeats=2)
-                rows.append({**row, "threads": threads, "ms_per_step": 1000 * row["seconds"]})
-        finally:
-            torch.set_num_threads(all_threads)
+            rows.append({**row, "threads": threads, "ms_per_step": 1000 * row["seconds"]})
         bar.progress(1.0, "done")
         st.session_state.parallel = rows
     rows = st.session_state.get("parallel")
