@@ -1,6 +1,8 @@
 """Plotly figure builders: pure functions from data to figures (no streamlit), each with titled axes and units."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -15,10 +17,16 @@ def _figure(title: str, x_title: str, y_title: str, log_y: bool = False) -> go.F
     return fig
 
 
+def as_text(label: str) -> str:
+    """Plotly renders a little HTML in labels; user text must show as typed."""
+    return html.escape(label, quote=False)
+
+
 def attention_heatmap(weights: np.ndarray, source_tokens: list[str], target_tokens: list[str], title: str) -> go.Figure:
     """weights [target, source]: how much each output token looked at each input token."""
     fig = go.Figure(go.Heatmap(
-        z=weights, x=[f"{i}:{t}" for i, t in enumerate(source_tokens)], y=[f"{i}:{t}" for i, t in enumerate(target_tokens)],
+        z=weights, x=[f"{i}:{as_text(t)}" for i, t in enumerate(source_tokens)],
+        y=[f"{i}:{as_text(t)}" for i, t in enumerate(target_tokens)],
         colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="weight"),
         hovertemplate="output %{y}<br>input %{x}<br>attention %{z:.2f}<extra></extra>",
     ))

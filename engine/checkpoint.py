@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from .models import Seq2Seq, build_model
@@ -36,21 +36,27 @@ def save_checkpoint(path: Path, model: Seq2Seq, spec: dict, tokenizer, meta: dic
     tmp, old = path.with_name(path.name + ".tmp"), path.with_name(path.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    if half:
-        weights = build_model(spec)
-        weights.load_state_dict(model.state_dict())
-        weights.half()
-    else:
-        weights = model
-    save_model(weights, str(tmp / "model.safetensors"))
-    write_json(tmp / "config.json", {"format_version": FORMAT_VERSION, "model": spec, "meta": meta or {}})
-    save_tokenizer(tokenizer, tmp / "tokenizer.json")
-    if optimizer is not None:
-        tensors, groups = flatten_optimizer(optimizer)
-        tensors["rng.torch"] = torch.get_rng_state()
-        save_file(tensors, str(tmp / "optimizer.safetensors"))
-        write_json(tmp / "trainer_state.json", {**(trainer_state or {}), "param_groups": groups})
-    fsync_tree(tmp)
+    try:
+        if half:
+            weights = build_model(spec)
+            weights.load_state_dict(model.state_dict())
+            weights.half()
+        else:
+            weights = model
+        save_model(weights, str(tmp / "model.safetensors"))
+        write_json(tmp / "config.json", {"format_version": FORMAT_VERSION, "model": spec, "meta": meta or {}})
+        save_tokenizer(tokenizer, tmp / "tokenizer.json")
+        if optimizer is not None:
+            tensors, groups = flatten_optimizer(optimizer)
+            tensors["rng.torch"] = torch.get_rng_state()
+            save_file(tensors, str(tmp / "optimizer.safetensors"))
+            write_json(tmp / "trainer_state.json", {**(trainer_state or {}), "param_groups": groups})
+        fsync_tree(tmp)
+    except BaseException as exc:  # e.g. a full disk: the previous checkpoint at `path` is untouched
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, (OSError, SafetensorError)):
+            raise CheckpointError(f"{path}: could not save ({first_line(exc)}); the previous checkpoint is kept") from exc
+        raise
     if path.exists():
         shutil.rmtree(old, ignore_errors=True)
         os.replace(path, old)
@@ -79,16 +85,14 @@ def load_checkpoint(path: Path, device: str = "cpu") -> tuple[Seq2Seq, dict, obj
     config = read_json(path / "config.json")
     if not isinstance(config, dict) or config.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path / 'config.json'}: format_version {config.get('format_version') if isinstance(config, dict) else None!r}, expected {FORMAT_VERSION}")
+    weights = path / "model.safetensors"
+    model = build_checked(config.get("model"), weights, path / "config.json")
     try:
-        model = build_model(config["model"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path / 'config.json'}: invalid model spec ({exc})") from exc
-    try:
-        missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False, device=device)
+        missing, unexpected = load_model(model, str(weights), strict=False, device=device)
     except (SafetensorError, RuntimeError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path / 'model.safetensors'}: unreadable or does not fit the config ({first_line(exc)})") from exc
+        raise CheckpointError(f"{weights}: unreadable or does not fit the config ({first_line(exc)})") from exc
     if missing or unexpected:
-        raise CheckpointError(f"{path / 'model.safetensors'}: weights do not match the config "
+        raise CheckpointError(f"{weights}: weights do not match the config "
                               f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
     try:
         tokenizer = load_tokenizer(path / "tokenizer.json")
@@ -97,6 +101,26 @@ def load_checkpoint(path: Path, device: str = "cpu") -> tuple[Seq2Seq, dict, obj
     if len(tokenizer) != config["model"]["config"].get("vocab_size"):
         raise CheckpointError(f"{path / 'tokenizer.json'}: vocabulary size {len(tokenizer)} does not match the model")
     return model.to(device).eval(), config["model"], tokenizer, config.get("meta", {})
+
+
+def build_checked(spec, weights: Path, config_path: Path) -> Seq2Seq:
+    """Build the model only once the file's tensor names and shapes match the spec (checked on the meta device,
+    so a hostile config cannot make us allocate a huge model)."""
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(spec)
+    except Exception as exc:  # any malformed spec: wrong keys, types, negative sizes
+        raise CheckpointError(f"{config_path}: invalid model spec ({first_line(exc)})") from exc
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            stored = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights}: not a safetensors file ({first_line(exc)})") from exc
+    expected = {name: tuple(t.shape) for name, t in skeleton.state_dict().items()}
+    wrong = sorted(n for n in expected.keys() & stored.keys() if expected[n] != stored[n])
+    if wrong:
+        raise CheckpointError(f"{weights}: tensor {wrong[0]} has shape {stored[wrong[0]]}, the config needs {expected[wrong[0]]}")
+    return build_model(spec)
 
 
 def load_training_state(path: Path, model: Seq2Seq, optimizer: torch.optim.Optimizer) -> dict:

@@ -127,11 +127,17 @@ def cmd_export(args) -> None:
 
 
 def cmd_translate(args) -> None:
-    from .translate import Translator
+    from .translate import InputError, Translator, prepare_input
 
     translator = Translator.load(Path(args.checkpoint))
-    sentences = args.sentences or [line.strip() for line in sys.stdin if line.strip()]
-    for t in translator.translate(sentences, beam=args.beam, length_penalty=args.length_penalty):
+    for text in args.sentences or sys.stdin:
+        try:
+            sentence, notice = prepare_input(text)
+        except InputError:
+            continue  # blank lines
+        if notice:
+            print(f"note: {notice}", file=sys.stderr)
+        t = translator.translate([sentence], beam=args.beam, length_penalty=args.length_penalty)[0]
         print(t.text if not args.verbose else f"{t.text}\t[{t.ms:.1f} ms, {len(t.tokens)} tokens]")
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from .models import Seq2Seq
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode
 
 MAX_SOURCE_TOKENS = 200  # longer inputs are truncated (Translation.truncated says so)
-MAX_INPUT_CHARS = 2000  # the dashboard refuses longer text with a message
+MAX_INPUT_CHARS = 2000  # longer text is cut by prepare_input, with a notice
+SPACES = {"Zs", "Zl", "Zp"}  # Unicode spaces and line/paragraph separators
+DROPPED = {"Cc", "Cf", "Cs", "Co", "Cn"}  # control, format, surrogate, private-use, unassigned
 
 
 class InputError(ValueError):
@@ -22,16 +25,23 @@ class InputError(ValueError):
 
 
 def prepare_input(text: str) -> tuple[str, str | None]:
-    """Printable single-spaced text and a notice when something was removed or cut. Raises InputError if nothing is left."""
-    notice = None
-    cleaned = "".join(" " if ch in "\n\r\t" else ch for ch in text if ch.isprintable() or ch in "\n\r\t")
-    cleaned = " ".join(cleaned.split())
-    if len(cleaned) > MAX_INPUT_CHARS:
-        cleaned, notice = cleaned[:MAX_INPUT_CHARS], f"Only the first {MAX_INPUT_CHARS:,} characters were translated."
-    if not cleaned:
+    """Printable single-spaced text and a notice when something was removed or cut. Raises InputError if nothing is left.
+
+    Every kind of space or line break becomes one plain space; control, format (zero-width, direction marks),
+    private-use and unassigned characters are dropped; text past MAX_INPUT_CHARS is cut.
+    """
+    if not isinstance(text, str):
         raise InputError("Type a sentence to translate.")
-    if len(cleaned) != len(" ".join(text.split())) and notice is None:
-        notice = "Invisible or control characters were removed."
+    spaced = "".join(" " if unicodedata.category(ch) in SPACES or ch in "\t\n\r\v\f\x1c\x1d\x1e\x1f\x85" else ch for ch in text)
+    kept = "".join(ch for ch in spaced if unicodedata.category(ch) not in DROPPED)
+    removed = len(kept) != len(spaced)
+    cleaned = " ".join(kept.split())
+    notice = "Invisible or control characters were removed." if removed else None
+    if len(cleaned) > MAX_INPUT_CHARS:
+        cleaned = cleaned[:MAX_INPUT_CHARS].rstrip()
+        notice = f"Your text has {len(' '.join(kept.split())):,} characters; only the first {MAX_INPUT_CHARS:,} were translated."
+    if not cleaned:
+        raise InputError("Type a sentence to translate." + (" Only invisible or control characters were given." if removed else ""))
     return cleaned, notice
 
 

@@ -6,7 +6,7 @@ from dashboard import figures
 from dashboard.models import list_models, load_translators, model_meta
 from dashboard.widgets import intro, to_csv
 from engine import corpora
-from engine.translate import InputError, prepare_input
+from engine.translate import MAX_SOURCE_TOKENS, InputError, prepare_input
 
 intro("Translate", """
 Type a sentence and every model translates it side by side. The **recurrent** models (RNN, LSTM, GRU) read
@@ -46,7 +46,8 @@ shuffle = right.toggle("Shuffle the word order", help="Also translate the same w
 def translate_all(sentence: str) -> dict | None:
     translators, errors = load_translators([e for e in candidates if e.name in chosen])
     for name, message in errors.items():
-        st.error(f"{name} could not be loaded and is skipped: {message}")
+        st.error(f"**{name}** could not be loaded and is skipped:")
+        st.code(message, language=None, wrap_lines=True)
     if not translators:
         return None
     inputs = {"original": sentence}
@@ -93,7 +94,7 @@ for label, source in inputs.items():
             st.text(result.text or "(empty output)")
             st.caption(f"{result.ms:.0f} ms · {len(result.tokens)} tokens · {parameters[name] / 1e6:.1f}M parameters")
             if result.truncated:
-                st.caption(":material/content_cut: input truncated to the model's length limit")
+                st.caption(f":material/content_cut: only the first {MAX_SOURCE_TOKENS} subwords of the input were translated")
 
 st.dataframe(rows, hide_index=True, width="stretch")
 st.download_button("Download translations (CSV)", to_csv(rows), file_name="translations.csv", mime="text/csv")
