@@ -1,0 +1,160 @@
+"""Load test against a real `streamlit run` server: 20 concurrent chromium sessions translating at once.
+
+Checks that every session gets exactly the translations a lone user gets (no cross-talk), that the server's
+memory stays flat (models are loaded once), that one session training does not stall the others beyond
+STALL_BOUND, and that a second training is turned down politely. Figures go to test-artifacts/load-test.json.
+"""
+import asyncio
+import json
+import shutil
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from dashboard.models import RUNS_DIR, list_models, model_meta
+from engine import corpora
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, require_browser, streamlit_server
+
+require_browser()
+from playwright.async_api import async_playwright, expect  # noqa: E402
+
+pytestmark = [pytest.mark.load, pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")]
+expect.set_options(timeout=240_000)
+
+SESSIONS = 20
+STALL_BOUND = 3.0  # p95 latency with one training running, at most this many times the p95 without
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def summary(spans: list[tuple[float, float]], wall: float) -> dict:
+    """Latency percentiles of (click, done) spans; throughput over `wall` seconds of translating."""
+    latencies = [done - start for start, done in spans]
+    return {"sentences": len(spans), "p50_s": round(percentile(latencies, 50), 2), "p95_s": round(percentile(latencies, 95), 2),
+            "max_s": round(max(latencies), 2), "wall_s": round(wall, 2), "sentences_per_s": round(len(spans) / wall, 2)}
+
+
+async def one_by_one(context, url, sentences, models):
+    """A lone user translating each sentence in turn: outputs by sentence and a summary."""
+    outputs, spans = {}, []
+    for sentence in sentences:
+        outputs[sentence], start, done = await translate(context, url, sentence, models)
+        spans.append((start, done))
+    return outputs, summary(spans, sum(done - start for start, done in spans))
+
+
+async def translate(context, url: str, sentence: str, models: int, ready: asyncio.Barrier | None = None):
+    """Open Translate in a new tab, translate one sentence with every model; (outputs, click time, done time)."""
+    page = await context.new_page()
+    await page.goto(url)
+    box = page.get_by_label("Sentence", exact=True)
+    await box.fill(sentence)
+    await box.blur()
+    await expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0)  # the rerun for the text is done
+    if ready:
+        await ready.wait()  # every session clicks at the same moment
+    start = time.perf_counter()
+    await page.locator('[data-testid="stBaseButton-primary"]').click()
+    outputs = page.locator('[data-testid="stText"]')
+    await expect(outputs).to_have_count(models)
+    done = time.perf_counter()
+    assert await page.locator('[data-testid="stException"]').count() == 0
+    texts = await outputs.all_inner_texts()
+    await page.close()
+    return texts, start, done
+
+
+async def concurrent_round(contexts, url, sentences, models):
+    """Every session clicks at once; (outputs in order, summary). Throughput counts from the first click to the last answer."""
+    ready = asyncio.Barrier(len(sentences))
+    results = await asyncio.gather(*(translate(c, url, s, models, ready) for c, s in zip(contexts, sentences)))
+    spans = [(start, done) for _, start, done in results]
+    wall = max(done for _, done in spans) - min(start for start, _ in spans)
+    return [texts for texts, _, _ in results], summary(spans, wall)
+
+
+async def start_training(context, url: str, name: str) -> str:
+    """Ask for a training on the Training page; the message the page answers with."""
+    page = await context.new_page()
+    await page.goto(f"{url}/training")
+    box = page.get_by_label("Name of your model")
+    await box.fill(name)
+    await box.blur()
+    await expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0)
+    await page.get_by_role("button", name="Start training").click()
+    answer = page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]')
+    await expect(answer.first).to_be_visible()
+    text = await answer.first.inner_text()
+    if "started" not in text:
+        await page.close()
+    return text
+
+
+async def load_test(url: str, pid: int) -> dict:
+    models = len(list_models())
+    test_pairs = corpora.load_split("ding-en-de", "test")
+    sentences = sorted({s for s, _ in test_pairs if 20 < len(s) < 90}, key=len)[::7][:SESSIONS]
+    assert len(set(sentences)) == SESSIONS
+    weights_mb = sum(model_meta(e).get("parameters", 0) for e in list_models()) * 4 / 2**20
+    report = {"models_per_sentence": models, "fp32_weights_mb": round(weights_mb), "sentences": sentences}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        contexts = [await browser.new_context() for _ in range(SESSIONS)]  # one browser profile per visitor
+        for context in contexts:
+            context.set_default_timeout(240_000)  # 20 pages load at once on 2 cores
+
+        alone, report["single_user"] = await one_by_one(contexts[0], url, sentences, models)  # the reference outputs
+        report["rss_mb_after_single_user"] = round(rss_mb(pid))
+
+        for round_ in (1, 2):
+            shifted = sentences[round_:] + sentences[:round_]  # each round gives every session another sentence
+            outputs, report[f"concurrent_round_{round_}"] = await concurrent_round(contexts, url, shifted, models)
+            for sentence, texts in zip(shifted, outputs):
+                assert texts == alone[sentence], f"round {round_}: {sentence!r} differs from the single-user result"
+            report[f"rss_mb_after_round_{round_}"] = round(rss_mb(pid))
+
+        name, other = f"load-{uuid.uuid4().hex[:6]}", f"load-{uuid.uuid4().hex[:6]}"
+        report["training_answer"] = await start_training(contexts[0], url, name)
+        assert "started" in report["training_answer"]
+        report["second_training_answer"] = await start_training(contexts[1], url, other)
+        assert "busy" in report["second_training_answer"]
+        await asyncio.sleep(3)  # the training is under way
+        outputs, report["single_user_while_training"] = await one_by_one(contexts[2], url, sentences[:5], models)
+        assert all(outputs[s] == alone[s] for s in outputs)
+        outputs, report["concurrent_while_training"] = await concurrent_round(contexts, url, sentences, models)
+        assert [o == alone[s] for o, s in zip(outputs, sentences)] == [True] * SESSIONS
+        report["training_steps_during_round"] = sum(
+            1 for line in (RUNS_DIR / name / "metrics.jsonl").read_text().splitlines() if '"kind": "step"' in line)
+        report["runs"] = [name, other]
+        await browser.close()
+    return report
+
+
+def test_twenty_concurrent_sessions(tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    report = {}
+    try:
+        with streamlit_server({"SEQ2SEQ_MAX_TRAININGS": "1"}) as (url, process):
+            report = asyncio.run(load_test(url, process.pid))
+    finally:
+        for name in report.get("runs", []):
+            shutil.rmtree(RUNS_DIR / name, ignore_errors=True)
+    (ARTIFACTS / "load-test.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(json.dumps({k: v for k, v in report.items() if k != "sentences"}, indent=2))
+    # models are loaded once per server: 20 more sessions grow memory by less than one more copy of the weights
+    assert report["rss_mb_after_round_2"] - report["rss_mb_after_round_1"] < report["fp32_weights_mb"]
+    assert report["training_steps_during_round"] > 0
+    assert report["concurrent_while_training"]["p95_s"] <= STALL_BOUND * report["concurrent_round_2"]["p95_s"]
+    assert report["single_user_while_training"]["p95_s"] <= STALL_BOUND * report["single_user"]["p95_s"]
