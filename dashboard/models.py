@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
 from engine.checkpoint import CheckpointError, read_json
+from engine.hf_interop import is_transformers_dir, load_translator as open_translator
 from engine.translate import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS_DIR = ROOT / "checkpoints"
 RUNS_DIR = ROOT / "runs" / "dashboard"  # models trained from the browser
 RESULTS_DIR = ROOT / "results"
+HF_MODELS_DIR = ROOT / "hf-models"  # drop local transformers translation models here (or list them in SEQ2SEQ_HF_MODELS)
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,7 @@ class ModelEntry:
     path: Path  # checkpoint directory
     metrics: Path  # metrics.jsonl of its training run
     shipped: bool
+    transformers: bool = False  # a local Hugging Face directory rather than an engine checkpoint
 
 
 def list_models() -> list[ModelEntry]:
@@ -30,17 +34,28 @@ def list_models() -> list[ModelEntry]:
                for p in sorted(CHECKPOINTS_DIR.glob("*")) if (p / "config.json").is_file()]
     entries += [ModelEntry(p.name, p / "best", p / "metrics.jsonl", False)
                 for p in sorted(RUNS_DIR.glob("*")) if (p / "best" / "config.json").is_file()]
+    entries += [ModelEntry(p.name, p, p / "metrics.jsonl", False, transformers=True) for p in transformers_dirs()]
     return entries
+
+
+def transformers_dirs() -> list[Path]:
+    """Model directories under hf-models/ and in SEQ2SEQ_HF_MODELS (each a model, or a folder of models)."""
+    roots = [HF_MODELS_DIR] + [Path(p) for p in os.environ.get("SEQ2SEQ_HF_MODELS", "").split(os.pathsep) if p]
+    found = []
+    for root in roots:
+        candidates = [root] if is_transformers_dir(root) else sorted(root.glob("*")) if root.is_dir() else []
+        found += [p for p in candidates if is_transformers_dir(p)]
+    return found
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _load(path: str, mtime: float) -> Translator:
-    return Translator.load(Path(path))
+    return open_translator(Path(path))
 
 
 def load_translator(entry: ModelEntry) -> Translator:
     """The process-wide translator of a checkpoint (reloaded when its files change). Never mutate it."""
-    return _load(str(entry.path), (entry.path / "model.safetensors").stat().st_mtime)
+    return _load(str(entry.path), max((f.stat().st_mtime for f in entry.path.iterdir() if f.is_file()), default=0.0))
 
 
 def load_translators(entries: list[ModelEntry]) -> tuple[dict[str, Translator], dict[str, str]]:
@@ -55,10 +70,13 @@ def load_translators(entries: list[ModelEntry]) -> tuple[dict[str, Translator], 
 
 
 def model_meta(entry: ModelEntry) -> dict:
+    """What the checkpoint says about itself (corpus, direction, …); {} when unknown."""
     try:
-        return read_json(entry.path / "config.json").get("meta", {})
+        config = read_json(entry.path / "config.json")
     except CheckpointError:
         return {}
+    meta = config.get("arena" if entry.transformers else "meta") if isinstance(config, dict) else None
+    return meta if isinstance(meta, dict) else {}
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

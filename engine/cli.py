@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import signal
@@ -55,8 +56,9 @@ def run_training(cfg, run_dir: Path, resume: bool) -> None:
 
     if (run_dir / "checkpoint").exists() and not resume:
         sys.exit(f"{run_dir} already holds a run: add --resume to continue it, or pick another --name")
+    main = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     total = int(cfg.minutes * 60) if cfg.minutes else cfg.max_steps
-    bar = tqdm(total=total, unit="s" if cfg.minutes else "step", dynamic_ncols=True, desc=run_dir.name)
+    bar = tqdm(total=total, unit="s" if cfg.minutes else "step", dynamic_ncols=True, desc=run_dir.name, disable=not main)
 
     def on_record(record: dict) -> None:
         if record["kind"] == "step":
@@ -69,9 +71,13 @@ def run_training(cfg, run_dir: Path, resume: bool) -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` saves and exits like Ctrl-C
     trainer = Trainer(cfg, run_dir, on_record=on_record)
     bar.n = int(trainer.state.train_seconds) if cfg.minutes else trainer.state.step
-    state = trainer.train()
+    try:
+        state = trainer.train()
+    finally:
+        trainer.close()
     bar.close()
-    print(f"{run_dir}: {state.finished} after {state.step} steps, {state.train_seconds / 60:.1f} training minutes")
+    if main:
+        print(f"{run_dir}: {state.finished} after {state.step} steps, {state.train_seconds / 60:.1f} training minutes")
     if state.finished == "interrupted":
         sys.exit(f"interrupted; saved {run_dir / 'checkpoint'} (continue with --resume)")
 
@@ -127,9 +133,10 @@ def cmd_export(args) -> None:
 
 
 def cmd_translate(args) -> None:
-    from .translate import InputError, Translator, prepare_input
+    from .hf_interop import load_translator
+    from .translate import InputError, prepare_input
 
-    translator = Translator.load(Path(args.checkpoint))
+    translator = load_translator(Path(args.checkpoint))
     for text in args.sentences or sys.stdin:
         try:
             sentence, notice = prepare_input(text)
@@ -139,6 +146,13 @@ def cmd_translate(args) -> None:
             print(f"note: {notice}", file=sys.stderr)
         t = translator.translate([sentence], beam=args.beam, length_penalty=args.length_penalty)[0]
         print(t.text if not args.verbose else f"{t.text}\t[{t.ms:.1f} ms, {len(t.tokens)} tokens]")
+
+
+def cmd_export_hf(args) -> None:
+    from .hf_interop import export_transformer
+
+    out = export_transformer(Path(args.checkpoint), Path(args.out))
+    print(f"wrote {out} (load it with transformers.AutoModelForSeq2SeqLM.from_pretrained, or drop it into hf-models/)")
 
 
 def cmd_report(args) -> None:
@@ -237,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--length-penalty", type=float, default=1.0)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("translate", help="translate sentences (arguments, or one per line on stdin)")
+    p = sub.add_parser("translate", help="translate sentences (arguments, or one per line on stdin); CHECKPOINT may "
+                                         "also be a local transformers model directory")
     p.add_argument("checkpoint")
     p.add_argument("sentences", nargs="*")
     p.add_argument("--beam", type=int, default=1)
@@ -249,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("out")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("export-hf", help="write an engine Transformer checkpoint as a transformers (Pegasus) directory")
+    p.add_argument("checkpoint")
+    p.add_argument("out")
+    p.set_defaults(func=cmd_export_hf)
 
     p = sub.add_parser("bench", help="training tokens/s and decode latency vs length -> results/bench-<host>.json")
     p.add_argument("--quick", action="store_true", help="fewer lengths and repeats (a few minutes)")

@@ -7,15 +7,15 @@ from .models import Seq2Seq
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
-def max_lengths(src: torch.Tensor, ratio: float, extra: int = 10, cap: int = 256) -> list[int]:
-    """Output length limit per sentence: ratio x source length + extra, at most cap."""
-    return [min(cap, int(ratio * n + extra)) for n in (src != PAD_ID).sum(1).tolist()]
+def max_lengths(source_lengths: list[int], ratio: float, extra: int = 10, cap: int = 256) -> list[int]:
+    """Output length limit per sentence: ratio x source length (in tokens, EOS included) + extra, at most cap."""
+    return [min(cap, int(ratio * n + extra)) for n in source_lengths]
 
 
 @torch.inference_mode()
 def greedy_decode(model: Seq2Seq, src: torch.Tensor, max_len_ratio: float = 2.0) -> list[list[int]]:
     """Most likely next token at every step; returns token ids per sentence (EOS excluded)."""
-    limits = max_lengths(src, max_len_ratio)
+    limits = max_lengths((src != PAD_ID).sum(1).tolist(), max_len_ratio)
     enc = model.encode(src)
     state = model.init_state(enc)
     prev = torch.full((src.shape[0],), BOS_ID, dtype=torch.long, device=src.device)
@@ -45,7 +45,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, length_penalty
     `beam` unfinished ones carry on. A sentence stops once it has `beam` finished hypotheses.
     """
     batch, device = src.shape[0], src.device
-    limits = max_lengths(src, max_len_ratio)
+    limits = max_lengths((src != PAD_ID).sum(1).tolist(), max_len_ratio)
     rows = torch.arange(batch, device=device).repeat_interleave(beam)
     enc = {k: v.index_select(0, rows) for k, v in model.encode(src).items()}
     state = model.init_state(enc)

@@ -8,6 +8,7 @@ A run directory holds:
 """
 from __future__ import annotations
 
+import gc
 import json
 import math
 import time
@@ -18,13 +19,15 @@ from typing import Callable
 import sacrebleu
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from . import corpora
 from .batching import collate, token_batches
 from .checkpoint import atomic_write_json, load_checkpoint, load_training_state, resolve, save_checkpoint
+from .distributed import close_world, init_world
 from .evaluation import mean_nll
 from .models import build_model, model_spec
-from .tokenizer import PAD_ID, encode, train_tokenizer
+from .tokenizer import PAD_ID, encode, load_tokenizer, save_tokenizer, train_tokenizer
 from .translate import Translator
 
 MAX_TRAIN_TOKENS = 128  # longer training examples are cut to this many subwords
@@ -76,10 +79,10 @@ class TrainingStopped(RuntimeError):
     """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
 
 
 SCHEDULES = ("inverse-sqrt", "constant")
@@ -102,7 +105,8 @@ class Trainer:
         self.on_record, self.should_stop = on_record or (lambda r: None), should_stop or (lambda: False)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.device = pick_device(cfg.device)
+        self.world = init_world(cfg.device)  # one process, or one rank of a torchrun job
+        self.device = pick_device(cfg.device, self.world.local_rank)
         self.train_pairs = corpora.load_split(cfg.corpus, "train", cfg.direction)[: cfg.train_limit]
         if cfg.extra_phrases:
             self.train_pairs += corpora.load_split(cfg.corpus, "phrases", cfg.direction)
@@ -114,21 +118,34 @@ class Trainer:
             self.model, self.spec, self.tokenizer, _ = load_checkpoint(checkpoint, str(self.device))
         else:
             torch.manual_seed(cfg.seed)
-            self.tokenizer = train_tokenizer([x for pair in self.train_pairs for x in pair], cfg.vocab_size)
+            self.tokenizer = self._shared_tokenizer()
             self.spec = model_spec(cfg.preset, len(self.tokenizer), cfg.size, **cfg.model_overrides)
             self.model = build_model(self.spec).to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         if resuming:
             self.state = TrainerState(**load_training_state(checkpoint, self.model, self.optimizer))
             self.state.finished = None  # a resumed run goes on until its (possibly larger) budget is spent
+        self.network = DistributedDataParallel(self.model) if self.world.distributed else self.model  # what trains
         self.src_ids = [s[:MAX_TRAIN_TOKENS] for s in encode(self.tokenizer, [s for s, _ in self.train_pairs])]
         self.tgt_ids = [t[:MAX_TRAIN_TOKENS] for t in encode(self.tokenizer, [t for _, t in self.train_pairs])]
         self.lengths = [max(len(s), len(t)) for s, t in zip(self.src_ids, self.tgt_ids)]
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.last_eval_step = self.state.step
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self.run_dir / "train_config.json", asdict(cfg))
-        self._truncate_metrics()
+        if self.world.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.run_dir / "train_config.json", asdict(cfg))
+            self._truncate_metrics()
+
+    def _shared_tokenizer(self):
+        """Train the tokenizer once (on the main process) and give every rank the same one."""
+        path = self.run_dir / "tokenizer.json"
+        if self.world.main:
+            tokenizer = train_tokenizer([x for pair in self.train_pairs for x in pair], self.cfg.vocab_size)
+            if self.world.distributed:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                save_tokenizer(tokenizer, path)
+        self.world.barrier()
+        return tokenizer if self.world.main else load_tokenizer(path)
 
     # ---------------------------------------------------------------- bookkeeping
     def _truncate_metrics(self) -> None:
@@ -148,6 +165,8 @@ class Trainer:
         tmp.replace(self.metrics_path)
 
     def _log(self, record: dict) -> None:
+        if not self.world.main:
+            return
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         self.on_record(record)
@@ -158,11 +177,20 @@ class Trainer:
             "parameters": self.model.num_parameters(), "steps": self.state.step, "epochs": self.state.epoch,
             "train_minutes": round(self.state.train_seconds / 60, 2), "wall_minutes": round(self.state.wall_seconds / 60, 2),
             "best_valid_loss": self.state.best_valid_loss if math.isfinite(self.state.best_valid_loss) else None,
-            "device": str(self.device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "device": str(self.device), "processes": self.world.size, "threads": torch.get_num_threads(), "torch": torch.__version__,
             "train_pairs": len(self.train_pairs), "train_config": asdict(self.cfg),
         }
 
+    def close(self) -> None:
+        """Leave the process group. DDP's reducer must go first: freeing it after the group can deadlock on exit."""
+        if self.world.distributed:
+            self.network = self.model
+            gc.collect()
+            close_world(self.world)
+
     def save(self) -> None:
+        if not self.world.main:
+            return
         save_checkpoint(self.run_dir / "checkpoint", self.model, self.spec, self.tokenizer, self.meta(),
                         optimizer=self.optimizer, trainer_state=asdict(self.state))
 
@@ -177,25 +205,34 @@ class Trainer:
             return False
         return True
 
+    def keep_going(self) -> bool:
+        """Budget left and no stop request, as decided by the main process (every rank must agree)."""
+        return self.world.agree(self.budget_left() and not self.should_stop())
+
     def train_step(self, batch: list[int]) -> dict:
         cfg = self.cfg
-        self.model.train()
-        src, tgt_in, tgt_out = collate([self.src_ids[i] for i in batch], [self.tgt_ids[i] for i in batch], self.device)
+        self.network.train()
+        examples, weight = self.world.shard(batch)
+        src, tgt_in, tgt_out = collate([self.src_ids[i] for i in examples], [self.tgt_ids[i] for i in examples], self.device)
         lr = learning_rate(self.state.step + 1, cfg.lr, cfg.warmup_steps, cfg.schedule)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            logits = self.model(src, tgt_in)
-        loss = F.cross_entropy(logits.float().transpose(1, 2), tgt_out, ignore_index=PAD_ID, label_smoothing=cfg.label_smoothing)
-        if not torch.isfinite(loss):
-            raise TrainingStopped(f"loss became {loss.item()} at step {self.state.step + 1}; the last checkpoint is kept")
+            logits = self.network(src, tgt_in)
+        loss_sum = weight * F.cross_entropy(logits.float().transpose(1, 2), tgt_out, ignore_index=PAD_ID,
+                                            label_smoothing=cfg.label_smoothing, reduction="sum")
+        local_targets = weight * int((tgt_out != PAD_ID).sum())
+        local_sources = weight * int((src != PAD_ID).sum())
+        total_loss, targets, sources = self.world.sum(loss_sum.item(), local_targets, local_sources)
+        mean_loss = total_loss / targets
+        if not math.isfinite(mean_loss):
+            raise TrainingStopped(f"loss became {mean_loss} at step {self.state.step + 1}; the last checkpoint is kept")
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss_sum * self.world.size / targets).backward()  # DDP averages over ranks: the global per-token mean
         max_norm = cfg.clip_norm if cfg.clip_norm > 0 else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm).item()
         self.optimizer.step()
-        tokens = int((src != PAD_ID).sum() + (tgt_out != PAD_ID).sum())
-        return {"loss": loss.item(), "tokens": tokens, "grad_norm": grad_norm, "lr": lr}
+        return {"loss": mean_loss, "tokens": int(targets + sources), "grad_norm": grad_norm, "lr": lr}
 
     @torch.inference_mode()
     def evaluate(self) -> dict:
@@ -207,16 +244,20 @@ class Trainer:
         return {"valid_loss": round(valid_loss, 4), "valid_ppl": round(math.exp(min(valid_loss, 50)), 2), "valid_bleu": round(bleu, 2)}
 
     def run_evaluation(self) -> None:
+        """Evaluate on the main process; every rank then shares its verdict (for early stopping)."""
         st = self.state
         self.last_eval_step = st.step
-        record = {"kind": "eval", "step": st.step, "epoch": st.epoch, **self.evaluate(),
-                  "train_seconds": round(st.train_seconds, 2), "wall_seconds": round(st.wall_seconds, 2)}
-        if record["valid_loss"] < st.best_valid_loss:
-            st.best_valid_loss, st.evals_without_improvement = record["valid_loss"], 0
-            save_checkpoint(self.run_dir / "best", self.model, self.spec, self.tokenizer, self.meta())
-        else:
-            st.evals_without_improvement += 1
-        self._log(record)
+        if self.world.main:
+            record = {"kind": "eval", "step": st.step, "epoch": st.epoch, **self.evaluate(),
+                      "train_seconds": round(st.train_seconds, 2), "wall_seconds": round(st.wall_seconds, 2)}
+            if record["valid_loss"] < st.best_valid_loss:
+                st.best_valid_loss, st.evals_without_improvement = record["valid_loss"], 0
+                save_checkpoint(self.run_dir / "best", self.model, self.spec, self.tokenizer, self.meta())
+            else:
+                st.evals_without_improvement += 1
+            self._log(record)
+        best, waited = self.world.broadcast(st.best_valid_loss, st.evals_without_improvement)
+        st.best_valid_loss, st.evals_without_improvement = best, int(waited)
 
     def _step(self, batch: list[int], wall_start: float, wall_before: float) -> None:
         st = self.state
@@ -237,10 +278,10 @@ class Trainer:
         wall_start, wall_before = time.perf_counter(), st.wall_seconds
         since_checkpoint = 0
         try:
-            while self.budget_left() and not st.finished and not self.should_stop():
+            while not st.finished and self.keep_going():
                 batches = token_batches(self.lengths, cfg.max_tokens, cfg.seed, st.epoch)
                 for batch in batches[st.batch_in_epoch:]:
-                    if not self.budget_left() or self.should_stop():
+                    if not self.keep_going():
                         break
                     self._step(batch, wall_start, wall_before)
                     since_checkpoint += 1

@@ -18,10 +18,11 @@ entries = list_models()
 if not entries:
     st.warning("No trained models found. Train one with `python -m engine train-all` or on the Training page.")
     st.stop()
-directions = sorted({model_meta(e).get("direction", "?") for e in entries})
+directions = sorted({d for e in entries if (d := model_meta(e).get("direction"))}) or ["en-de"]
 direction = st.selectbox("Direction", directions, format_func=lambda d: d.replace("-", " → "))
-candidates = [e for e in entries if model_meta(e).get("direction") == direction]
-corpus = model_meta(candidates[0]).get("corpus", "ding-en-de")
+# Hugging Face models that do not say their direction are offered for every direction
+candidates = [e for e in entries if model_meta(e).get("direction") in (direction, None)]
+corpus = next((m["corpus"] for e in candidates if (m := model_meta(e)).get("corpus")), "ding-en-de")
 
 
 @st.cache_data(show_spinner=False)
@@ -36,6 +37,12 @@ text = st.text_area("Sentence", value="" if example == "—" else example, max_c
                     placeholder="The weather is nice today.")
 names = [e.name for e in candidates]
 chosen = st.multiselect("Models", names, default=names)
+with st.expander("Add your own Hugging Face translation model"):
+    st.markdown("Put a local `transformers` translation model directory (MarianMT and relatives: `config.json`, "
+                "`model.safetensors`, tokenizer files) into `hf-models/` on the server, or list directories in the "
+                "`SEQ2SEQ_HF_MODELS` environment variable, then reload this page. It is loaded offline; pickled "
+                "weights (`pytorch_model.bin`) are refused. `python -m engine export-hf checkpoints/transformer "
+                "hf-models/transformer` shows the way with one of ours.")
 left, middle, right = st.columns(3)
 search = left.segmented_control("Decoding", ["greedy", "beam search"], default="greedy")
 beam = middle.slider("Beam size", 2, 8, 5) if search == "beam search" else 1

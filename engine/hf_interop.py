@@ -1,0 +1,182 @@
+"""Hugging Face interop: translate with any local transformers seq2seq directory, and export our Transformer to one.
+
+Loading is offline (local files only) and safetensors only, so a directory holding only pickled weights
+(pytorch_model.bin) is refused rather than unpickled.
+
+Our Transformer is a pre-norm encoder-decoder with scaled, tied embeddings, added position tables, ReLU
+feed-forwards and final layer norms: exactly transformers' Pegasus layout (Marian and BART are post-norm or
+normalise the embeddings), so an export to PegasusForConditionalGeneration gives the same logits.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError, first_line, load_checkpoint
+from .decoding import max_lengths
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID
+from .translate import MAX_SOURCE_TOKENS, Translation
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub, even by accident
+
+
+def is_transformers_dir(path: Path) -> bool:
+    """A directory saved by transformers' save_pretrained (its config.json names a model_type)."""
+    try:
+        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "model_type" in config and "format_version" not in config
+
+
+def load_translator(path: Path, device: str = "cpu"):
+    """An engine checkpoint's Translator, or an HFTranslator for a transformers directory."""
+    from .translate import Translator
+
+    return HFTranslator.load(path, device) if is_transformers_dir(path) else Translator.load(path, device)
+
+
+class HFTranslator:
+    """A transformers seq2seq model behind the same `translate()` as engine.translate.Translator."""
+
+    def __init__(self, model, tokenizer, name: str, meta: dict | None = None):
+        self.model, self.tokenizer, self.name, self.meta = model.eval(), tokenizer, name, meta or {}
+        self.spec = {"family": "transformers", "preset": model.config.model_type, "config": {}}
+        self.has_attention = True
+
+    @classmethod
+    def load(cls, path: Path, device: str = "cpu") -> "HFTranslator":
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        path = Path(path)
+        if not (path / "model.safetensors").is_file() and not list(path.glob("model-*.safetensors")):
+            raise CheckpointError(f"{path / 'model.safetensors'}: missing (pickled weights such as pytorch_model.bin are refused)")
+        try:
+            model = AutoModelForSeq2SeqLM.from_pretrained(path, local_files_only=True, use_safetensors=True,
+                                                          attn_implementation="eager")
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        except Exception as exc:  # transformers raises many kinds; the dashboard shows the message
+            raise CheckpointError(f"{path}: not a loadable transformers translation model ({first_line(exc)})") from exc
+        meta = getattr(model.config, "arena", None) or {}
+        return cls(model.to(device), tokenizer, path.name, meta)
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def translate(self, sentences: list[str], beam: int = 1, length_penalty: float = 1.0, max_len_ratio: float = 2.0,
+                  batch_size: int = 32, with_attention: bool = False) -> list[Translation]:
+        results = []
+        for start in range(0, len(sentences), batch_size):
+            results += self._translate_batch(sentences[start : start + batch_size], beam, length_penalty, max_len_ratio, with_attention)
+        return results
+
+    @torch.inference_mode()
+    def _translate_batch(self, sentences, beam, length_penalty, max_len_ratio, with_attention):
+        full = self.tokenizer(list(sentences))["input_ids"]
+        batch = self.tokenizer(list(sentences), padding=True, truncation=True, max_length=MAX_SOURCE_TOKENS,
+                               return_tensors="pt").to(self.device)
+        limits = max_lengths(batch["attention_mask"].sum(1).tolist(), max_len_ratio)  # the engine's own limits
+        start = time.perf_counter()
+        generated = self.model.generate(**batch, num_beams=beam, do_sample=False, length_penalty=length_penalty,
+                                        max_new_tokens=max(limits), max_length=None)
+        ms = (time.perf_counter() - start) * 1000 / len(sentences)
+        eos, pad = self.model.generation_config.eos_token_id, self.model.generation_config.pad_token_id
+        outputs = []
+        for row, limit in zip(generated[:, 1:].tolist(), limits):  # drop the decoder start token; stop at the end
+            outputs.append([t for t in row[: row.index(eos) if eos in row else len(row)] if t != pad][:limit])
+        attention = self._attention(batch, generated) if with_attention else None
+        results = []
+        for i, out in enumerate(outputs):
+            src_len = int(batch["attention_mask"][i].sum())
+            weights = None if attention is None else attention[:, :, i, : len(out) + 1, :src_len]
+            results.append(Translation(
+                text=self.tokenizer.decode(out, skip_special_tokens=True), tokens=self.tokenizer.convert_ids_to_tokens(out),
+                source_tokens=self.tokenizer.convert_ids_to_tokens(batch["input_ids"][i, :src_len].tolist()), ms=ms,
+                attention=weights, truncated=len(full[i]) > MAX_SOURCE_TOKENS))
+        return results
+
+    def _attention(self, batch, generated) -> np.ndarray:
+        """Cross-attention [layers, heads, batch, target, source] of a teacher-forced pass over the output."""
+        out = self.model(**batch, decoder_input_ids=generated, output_attentions=True)
+        return torch.stack(out.cross_attentions).transpose(1, 2).float().cpu().numpy()
+
+
+# ---------------------------------------------------------------- export
+def export_transformer(checkpoint: Path, out: Path) -> Path:
+    """Write an engine Transformer checkpoint as a transformers PegasusForConditionalGeneration directory."""
+    from tokenizers import processors
+    from transformers import PegasusConfig, PegasusForConditionalGeneration
+
+    model, spec, tokenizer, meta = load_checkpoint(checkpoint)
+    if spec["family"] != "transformer":
+        raise CheckpointError(f"{checkpoint}: only the engine's Transformer exports to transformers; "
+                              f"{spec['family']} models have no transformers architecture to map onto"
+                              + (" (hf-marian checkpoints already are MarianMTModel weights)" if spec["family"] == "hf-marian" else ""))
+    c = spec["config"]
+    config = PegasusConfig(
+        vocab_size=c["vocab_size"], d_model=c["d_model"], encoder_layers=c["encoder_layers"], decoder_layers=c["decoder_layers"],
+        encoder_attention_heads=c["heads"], decoder_attention_heads=c["heads"], encoder_ffn_dim=c["ffn"], decoder_ffn_dim=c["ffn"],
+        max_position_embeddings=c["max_len"], activation_function="relu", scale_embedding=True, dropout=c["dropout"],
+        attention_dropout=0.0, activation_dropout=0.0, pad_token_id=PAD_ID, bos_token_id=BOS_ID, eos_token_id=EOS_ID,
+        decoder_start_token_id=BOS_ID, forced_eos_token_id=None, tie_word_embeddings=True,
+        arena={"direction": meta.get("direction"), "corpus": meta.get("corpus"), "exported_from": str(checkpoint)},
+    )
+    hf = PegasusForConditionalGeneration(config).eval()
+    missing = set(hf.state_dict()) - set(mapped := pegasus_state_dict(model))
+    hf.load_state_dict(mapped, strict=False)
+    tied = {"model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight"}
+    if missing - tied:
+        raise CheckpointError(f"{checkpoint}: export left {sorted(missing - tied)[:3]} unset")
+    hf.generation_config.update(max_length=c["max_len"], num_beams=1, decoder_start_token_id=BOS_ID, eos_token_id=EOS_ID,
+                                pad_token_id=PAD_ID, forced_eos_token_id=None)
+    out = Path(out)
+    hf.save_pretrained(out)
+    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", EOS_ID)])
+    tokenizer.save_pretrained(out)  # adds </s> to every source, as our encoder was trained
+    return out
+
+
+def pegasus_state_dict(model) -> dict[str, torch.Tensor]:
+    """Our Transformer's weights under Pegasus names (positions become its position table)."""
+    sd = {k: v.detach().float() for k, v in model.state_dict().items()}
+    d, cfg = model.cfg.d_model, model.cfg
+    table = {"learned": lambda: sd["position.table.weight"], "none": lambda: torch.zeros(cfg.max_len, d)}.get(
+        cfg.positional, lambda: model.position.table.detach().float())()
+    out = {"model.shared.weight": sd["embed.weight"], "final_logits_bias": torch.zeros(1, cfg.vocab_size),
+           "model.encoder.embed_positions.weight": table.clone(), "model.decoder.embed_positions.weight": table.clone()}
+
+    def attention(ours: str, theirs: str) -> None:
+        k_w, v_w = sd[f"{ours}.kv.weight"].chunk(2, 0)
+        k_b, v_b = sd[f"{ours}.kv.bias"].chunk(2, 0)
+        for name, w, b in (("q", sd[f"{ours}.q.weight"], sd[f"{ours}.q.bias"]), ("k", k_w, k_b), ("v", v_w, v_b),
+                           ("out", sd[f"{ours}.out.weight"], sd[f"{ours}.out.bias"])):
+            out[f"{theirs}.{name}_proj.weight"], out[f"{theirs}.{name}_proj.bias"] = w, b
+
+    def copy(ours: str, theirs: str) -> None:
+        out[f"{theirs}.weight"], out[f"{theirs}.bias"] = sd[f"{ours}.weight"], sd[f"{ours}.bias"]
+
+    for i in range(cfg.encoder_layers):
+        ours, theirs = f"encoder_layers.{i}", f"model.encoder.layers.{i}"
+        attention(f"{ours}.attn", f"{theirs}.self_attn")
+        copy(f"{ours}.norm1", f"{theirs}.self_attn_layer_norm")
+        copy(f"{ours}.norm2", f"{theirs}.final_layer_norm")
+        copy(f"{ours}.ffn.0", f"{theirs}.fc1")
+        copy(f"{ours}.ffn.3", f"{theirs}.fc2")
+    for i in range(cfg.decoder_layers):
+        ours, theirs = f"decoder_layers.{i}", f"model.decoder.layers.{i}"
+        attention(f"{ours}.self_attn", f"{theirs}.self_attn")
+        attention(f"{ours}.cross_attn", f"{theirs}.encoder_attn")
+        copy(f"{ours}.norm1", f"{theirs}.self_attn_layer_norm")
+        copy(f"{ours}.norm2", f"{theirs}.encoder_attn_layer_norm")
+        copy(f"{ours}.norm3", f"{theirs}.final_layer_norm")
+        copy(f"{ours}.ffn.0", f"{theirs}.fc1")
+        copy(f"{ours}.ffn.3", f"{theirs}.fc2")
+    copy("encoder_norm", "model.encoder.layer_norm")
+    copy("decoder_norm", "model.decoder.layer_norm")
+    return out

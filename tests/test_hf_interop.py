@@ -1,0 +1,108 @@
+"""Hugging Face interop: our Transformer exported to transformers gives the same logits and translations;
+any local transformers seq2seq directory translates offline through the same interface, in the engine and
+on the Translate page."""
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.checkpoint import CheckpointError, save_checkpoint
+from engine.hf_interop import HFTranslator, export_transformer, load_translator
+from engine.models import model_spec
+from engine.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from engine.translate import Translator
+from tests.conftest import tiny_model
+
+SENTENCES = ["The house is small.", "I enjoyed my supper very much!", "Where is the station?"]
+
+
+def save_engine(tmp_path: Path, preset: str, tokenizer) -> Path:
+    path = tmp_path / preset
+    save_checkpoint(path, tiny_model(preset, len(tokenizer)), model_spec(preset, len(tokenizer), "tiny"), tokenizer,
+                    {"corpus": "ding-en-de", "direction": "en-de"})
+    return path
+
+
+@pytest.mark.parametrize("preset", ["transformer", "transformer-learned", "transformer-nopos"])
+def test_exported_transformer_matches_the_engine(tmp_path, tiny_tokenizer, preset):
+    from transformers import AutoModelForSeq2SeqLM
+
+    ours = Translator.load(save_engine(tmp_path, preset, tiny_tokenizer))
+    out = export_transformer(tmp_path / preset, tmp_path / "hf")
+    hf = AutoModelForSeq2SeqLM.from_pretrained(out, local_files_only=True).eval()
+    src, tgt = torch.tensor([[5, 6, 7, 8, EOS_ID], [9, 10, EOS_ID, PAD_ID, PAD_ID]]), torch.tensor([[BOS_ID, 11, 12], [BOS_ID, 13, 14]])
+    with torch.no_grad():
+        torch.testing.assert_close(hf(input_ids=src, attention_mask=(src != PAD_ID).long(), decoder_input_ids=tgt).logits,
+                                   ours.model(src, tgt), atol=1e-5, rtol=1e-5)
+    theirs = HFTranslator.load(out)
+    for beam in (1, 3):
+        a = ours.translate(SENTENCES, beam=beam, with_attention=True)
+        b = theirs.translate(SENTENCES, beam=beam, with_attention=True)
+        assert [t.tokens for t in a] == [t.tokens for t in b]
+        assert [t.source_tokens for t in a] == [t.source_tokens for t in b]
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x.attention, y.attention, atol=1e-4)
+
+
+def test_models_without_a_transformers_twin_are_refused_with_a_reason(tmp_path, tiny_tokenizer):
+    with pytest.raises(CheckpointError, match="recurrent models have no transformers architecture"):
+        export_transformer(save_engine(tmp_path, "gru-attn", tiny_tokenizer), tmp_path / "out")
+
+
+@pytest.fixture
+def tiny_marian(tmp_path, tiny_tokenizer) -> Path:
+    """A randomly initialised MarianMT saved with save_pretrained, beside a fast tokenizer."""
+    from transformers import MarianConfig, MarianMTModel
+
+    torch.manual_seed(0)
+    config = MarianConfig(vocab_size=len(tiny_tokenizer), d_model=16, encoder_layers=1, decoder_layers=1,
+                          encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
+                          max_position_embeddings=256, pad_token_id=PAD_ID, eos_token_id=EOS_ID,
+                          decoder_start_token_id=BOS_ID, forced_eos_token_id=None)
+    path = tmp_path / "hf-models" / "tiny-marian"
+    MarianMTModel(config).save_pretrained(path)
+    tiny_tokenizer.save_pretrained(path)
+    return path
+
+
+def test_a_local_marian_translates_offline_with_attention(tiny_marian, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    translator = load_translator(tiny_marian)
+    assert isinstance(translator, HFTranslator)
+    results = translator.translate(SENTENCES, beam=2, with_attention=True)
+    assert len(results) == 3
+    for r in results:
+        assert isinstance(r.text, str) and r.ms > 0
+        layers, heads, rows, cols = r.attention.shape
+        assert (layers, heads, rows, cols) == (1, 2, len(r.tokens) + 1, len(r.source_tokens))
+        np.testing.assert_allclose(r.attention.sum(-1), 1.0, atol=1e-4)
+    assert translator.translate(["word " * 500])[0].truncated
+
+
+def test_a_transformers_directory_with_only_pickled_weights_is_refused(tiny_marian, tmp_path):
+    marker = tmp_path / "unpickled"
+
+    class PlantsAFile:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    (tiny_marian / "model.safetensors").unlink()
+    (tiny_marian / "pytorch_model.bin").write_bytes(pickle.dumps(PlantsAFile()))
+    with pytest.raises(CheckpointError, match="pickled weights"):
+        load_translator(tiny_marian)
+    assert not marker.exists()
+
+
+def test_translate_page_shows_a_local_hugging_face_model(tiny_marian, monkeypatch):
+    from tests.test_pages import open_page, translate
+
+    monkeypatch.setenv("SEQ2SEQ_HF_MODELS", str(tiny_marian.parent))
+    at = open_page("pages/translate.py")
+    assert "tiny-marian" in at.multiselect[0].options
+    at.multiselect[0].set_value(["gru-attn", "tiny-marian"])
+    translate(at, "The house is small.")
+    assert at.dataframe[0].value["model"].tolist() == ["gru-attn", "tiny-marian"]
+    assert [t.label for t in at.tabs] == ["gru-attn", "tiny-marian"]
+    assert len(at.get("plotly_chart")) == 2  # both heatmaps: Marian returns its attention
