@@ -85,6 +85,15 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
 
 
+def cpu_has_bf16() -> bool:
+    """Native bf16 matmuls (Linux flags avx512_bf16 or amx_bf16)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 SCHEDULES = ("inverse-sqrt", "constant")
 
 
@@ -107,6 +116,9 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         self.world = init_world(cfg.device)  # one process, or one rank of a torchrun job
         self.device = pick_device(cfg.device, self.world.local_rank)
+        if cfg.bf16 and self.device.type == "cpu" and not cpu_has_bf16():
+            raise ValueError("--bf16 needs a CPU with native bf16 (AVX512-BF16 or AMX); this one would emulate it "
+                             "and train many times slower. Leave --bf16 off here.")
         self.train_pairs = corpora.load_split(cfg.corpus, "train", cfg.direction)[: cfg.train_limit]
         if cfg.extra_phrases:
             self.train_pairs += corpora.load_split(cfg.corpus, "phrases", cfg.direction)
