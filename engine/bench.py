@@ -1,24 +1,37 @@
-"""Benchmarks: training throughput and decode latency against sequence length, per architecture.
+"""Benchmarks: training throughput, decode latency, memory and matmul utilisation, per architecture.
 
 `python -m engine bench [--quick] [--out results/bench-<machine>.json]` measures every figure as the best of
-several repeats after a warm-up (timings on a shared CPU vary up to 2x) and records the machine.
+several repeats after a warm-up (timings on a shared CPU vary up to 2x) and records the machine. Each training
+configuration runs in a fresh process (so its peak memory is its own); decoding is compared with transformers'
+`generate` and with CTranslate2 (in its own process, as its thread pool fights torch's) on the same Marian model.
 """
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
 import platform
+import resource
 import socket
+import subprocess
+import sys
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
+from .decoding import beam_search, greedy_decode
 from .models import build_model, model_spec
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
-ARCHITECTURES = ("gru", "gru-attn", "lstm-attn", "transformer", "hf-marian")
+ARCHITECTURES = ("rnn-tanh-attn", "lstm-attn", "gru", "gru-attn", "transformer", "hf-marian")
+VOCAB, BATCH = 8000, 64
 
 
 def machine() -> dict:
@@ -64,8 +77,8 @@ def synthetic_batch(batch: int, length: int, vocab: int, seed: int = 0):
     return src, tgt_in, tgt
 
 
-def training_throughput(preset: str, length: int, batch: int = 64, vocab: int = 8000, repeats: int = 3,
-                        size: str = "base") -> dict:
+def training_throughput(preset: str, length: int, batch: int = BATCH, vocab: int = VOCAB, repeats: int = 3,
+                        size: str = "base", count_flops: bool = False) -> dict:
     """Source+target tokens per second of one optimizer step (forward, backward, AdamW)."""
     torch.manual_seed(0)
     model = build_model(model_spec(preset, vocab, size)).train()
@@ -73,14 +86,46 @@ def training_throughput(preset: str, length: int, batch: int = 64, vocab: int = 
     src, tgt_in, tgt = synthetic_batch(batch, length, vocab)
 
     def step():
-        loss = F.cross_entropy(model(src, tgt_in).transpose(1, 2), tgt, ignore_index=PAD_ID)
+        logits = model(src, tgt_in)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=PAD_ID)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
     seconds = best_time(step, repeats)
-    return {"preset": preset, "length": length, "batch": batch, "seconds": seconds,
-            "tokens_per_s": 2 * batch * length / seconds, "parameters": model.num_parameters()}
+    row = {"preset": preset, "length": length, "batch": batch, "seconds": seconds,
+           "tokens_per_s": 2 * batch * length / seconds, "parameters": model.num_parameters()}
+    if count_flops:
+        with FlopCounterMode(display=False) as counter:
+            step()
+        row["gflop_per_step"] = counter.get_total_flops() / 1e9
+        row["achieved_gflops"] = row["gflop_per_step"] / seconds
+    return row
+
+
+def matmul_ceiling(dtype: torch.dtype = torch.float32, n: int = 2048, repeats: int = 3) -> float:
+    """GFLOP/s of one n x n matmul: the most this machine's torch can do per second."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    seconds = best_time(lambda: a @ b, repeats)
+    return 2 * n**3 / seconds / 1e9
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _training_job(preset: str, length: int, repeats: int, threads: int) -> dict:
+    """One training configuration, run in a fresh process: throughput, FLOPs and peak memory."""
+    torch.set_num_threads(threads)
+    baseline = peak_rss_mb()
+    row = training_throughput(preset, length, repeats=repeats, count_flops=True)
+    return {**row, "threads": threads, "peak_rss_mb": round(peak_rss_mb()), "process_baseline_mb": round(baseline)}
+
+
+def in_fresh_process(fn, *args):
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, max_tasks_per_child=1) as pool:
+        return pool.submit(fn, *args).result()
 
 
 def sequential_steps(preset: str, length: int) -> int:
@@ -94,42 +139,148 @@ def sequential_steps(preset: str, length: int) -> int:
     return config["encoder_layers"] + config["decoder_layers"]
 
 
-@torch.inference_mode()
-def decode_latency(preset: str, steps: int = 24, source_length: int = 16, vocab: int = 8000, repeats: int = 3) -> dict:
-    """Milliseconds to encode one sentence and run `steps` greedy incremental decoder steps at batch 1."""
+# ---------------------------------------------------------------- decoding
+def decode_row(engine: str, preset: str, search: str, batch: int, steps: int, seconds: float) -> dict:
+    return {"engine": engine, "preset": preset, "search": search, "batch": batch, "steps": steps,
+            "ms": 1000 * seconds / batch, "sentences_per_s": batch / seconds}
+
+
+def decode_latency(preset: str, steps: int, batch: int = 1, beam: int = 1, source_length: int = 16,
+                   repeats: int = 3) -> dict:
+    """Our batched greedy or beam search, forced to write exactly `steps` tokens per sentence."""
     torch.manual_seed(0)
-    model = build_model(model_spec(preset, vocab)).eval()
-    src, _, _ = synthetic_batch(1, source_length, vocab)
-
-    def run():
-        enc = model.encode(src)
-        state, prev = model.init_state(enc), torch.tensor([BOS_ID])
-        for _ in range(steps):
-            logits, state = model.step(prev, state, enc)
-            prev = logits.argmax(-1)
-
-    return {"preset": preset, "steps": steps, "ms": 1000 * best_time(run, repeats)}
+    model = build_model(model_spec(preset, VOCAB)).eval()
+    src, _, _ = synthetic_batch(batch, source_length, VOCAB)
+    if beam > 1:
+        run = lambda: beam_search(model, src, beam, min_length=steps, max_length=steps)  # noqa: E731
+    else:
+        run = lambda: greedy_decode(model, src, min_length=steps, max_length=steps)  # noqa: E731
+    return decode_row("engine", preset, "greedy" if beam == 1 else f"beam{beam}", batch, steps, best_time(run, repeats))
 
 
+def reference_marian(directory: Path):
+    """A Marian of the hf-marian preset's size, with real Marian's token ids (eos 0, pad = start = last id), saved
+    with a tokenizer beside it so CTranslate2 can convert it."""
+    from tokenizers import Tokenizer, models
+    from transformers import MarianMTModel, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    model = build_model(model_spec("hf-marian", VOCAB)).model
+    model.config.update({"eos_token_id": 0, "pad_token_id": VOCAB - 1, "decoder_start_token_id": VOCAB - 1,
+                         "forced_eos_token_id": None, "bos_token_id": None})
+    model.generation_config.update(eos_token_id=0, pad_token_id=VOCAB - 1, decoder_start_token_id=VOCAB - 1,
+                                   forced_eos_token_id=None, bos_token_id=None)
+    hf = MarianMTModel(model.config)
+    hf.load_state_dict(model.state_dict())
+    hf.save_pretrained(directory)
+    vocab = {"</s>": 0, "<unk>": 1, **{f"t{i}": i for i in range(2, VOCAB - 1)}, "<pad>": VOCAB - 1}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="</s>", pad_token="<pad>", unk_token="<unk>").save_pretrained(directory)
+    return hf.eval()
+
+
+@torch.inference_mode()
+def generate_latency(model, steps: int, batch: int = 1, beam: int = 1, source_length: int = 16, repeats: int = 3) -> dict:
+    """transformers' `generate` on the reference Marian, forced to write exactly `steps` tokens."""
+    src = torch.randint(2, VOCAB - 1, (batch, source_length), generator=torch.Generator().manual_seed(0))
+    src[:, -1] = 0
+    run = lambda: model.generate(input_ids=src, attention_mask=torch.ones_like(src), num_beams=beam, do_sample=False,  # noqa: E731
+                                 min_new_tokens=steps, max_new_tokens=steps)
+    return decode_row("transformers generate", "hf-marian", "greedy" if beam == 1 else f"beam{beam}", batch, steps,
+                      best_time(run, repeats))
+
+
+CT2_TIMER = """
+import json, sys, time
+import ctranslate2
+path, threads, jobs, repeats = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
+translator = ctranslate2.Translator(path, device="cpu", inter_threads=1, intra_threads=threads)
+source = [f"t{i}" for i in range(2, 17)] + ["</s>"]
+out = []
+for batch, beam, steps in jobs:
+    times = []
+    for i in range(repeats + 1):
+        start = time.perf_counter()
+        translator.translate_batch([source] * batch, beam_size=beam, min_decoding_length=steps, max_decoding_length=steps)
+        times.append(time.perf_counter() - start)
+    out.append([batch, beam, steps, min(times[1:])])
+print(json.dumps(out))
+"""
+
+
+def ctranslate2_latency(marian_dir: Path, jobs: list[tuple[int, int, int]], threads: int, repeats: int) -> list[dict]:
+    """CTranslate2 on the converted reference Marian (fp32 and int8), each timed in its own process."""
+    try:
+        from ctranslate2.converters import TransformersConverter
+    except ImportError:
+        return []
+    rows = []
+    for quantization in ("float32", "int8"):
+        out = marian_dir.parent / f"ct2-{quantization}"
+        TransformersConverter(str(marian_dir)).convert(str(out), quantization=quantization, force=True)
+        done = subprocess.run([sys.executable, "-c", CT2_TIMER, str(out), str(threads), json.dumps(jobs), str(repeats)],
+                              capture_output=True, text=True, check=True)
+        for batch, beam, steps, seconds in json.loads(done.stdout):
+            rows.append(decode_row(f"ctranslate2 {'fp32' if quantization == 'float32' else 'int8'}", "hf-marian",
+                                   "greedy" if beam == 1 else f"beam{beam}", batch, steps, seconds))
+    return rows
+
+
+# ---------------------------------------------------------------- the suite
 def run_suite(quick: bool = False, progress: Callable[[float, str], None] | None = None) -> dict:
-    """Training tokens/s vs length, decode latency vs output length, and thread scaling, for every architecture."""
+    """Everything the Speed page shows, measured in one run on this machine."""
     lengths = (8, 16, 32, 64) if quick else (8, 16, 32, 64, 128, 256)
     outputs = (8, 24) if quick else (8, 24, 48, 96)
-    repeats = 2 if quick else 3
+    repeats = 3
     all_threads = torch.get_num_threads()
-    jobs = [("train", a, n) for a in ARCHITECTURES for n in lengths] + [("decode", a, n) for a in ARCHITECTURES for n in outputs]
-    jobs += [("threads", a, t) for a in ARCHITECTURES for t in sorted({1, all_threads})]
-    result = {"machine": machine(), "quick": quick, "repeats": repeats, "training": [], "decoding": [], "threads": []}
-    for i, (kind, preset, n) in enumerate(jobs):
-        if progress:
-            progress(i / len(jobs), f"{kind} {preset} {n}")
-        if kind == "train":
-            result["training"].append({**training_throughput(preset, n, repeats=repeats), "sequential_steps": sequential_steps(preset, n)})
-        elif kind == "decode":
-            result["decoding"].append(decode_latency(preset, steps=n, repeats=repeats))
-        else:
-            with num_threads(n):
-                result["threads"].append({**training_throughput(preset, 32, repeats=repeats), "threads": n})
+    decoders = ("gru", "gru-attn", "transformer", "hf-marian")
+    decode_jobs = [(1, 1, n) for n in outputs] + [(1, 5, n) for n in outputs] + [(32, 1, 24), (32, 5, 24)]
+    jobs = [("train", a, n, all_threads) for a in ARCHITECTURES for n in lengths]
+    jobs += [("train", a, 32, 1) for a in ARCHITECTURES if all_threads > 1]  # thread scaling
+    jobs += [("decode", a, job, all_threads) for a in decoders for job in decode_jobs]
+    jobs += [("generate", "hf-marian", job, all_threads) for job in decode_jobs] + [("ctranslate2", "hf-marian", None, all_threads)]
+    result = {"machine": machine(), "quick": quick, "repeats": repeats, "vocab": VOCAB, "batch": BATCH,
+              "matmul_gflops": {}, "training": [], "decoding": [], "threads": []}
+    for threads in sorted({1, all_threads}):
+        with num_threads(threads):
+            result["matmul_gflops"][f"fp32_{threads}_threads"] = round(matmul_ceiling(torch.float32), 1)
+            result["matmul_gflops"][f"bf16_{threads}_threads"] = round(matmul_ceiling(torch.bfloat16, n=512, repeats=1), 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        marian = reference_marian(Path(tmp) / "marian")
+        for i, (kind, preset, job, threads) in enumerate(jobs):
+            if progress:
+                progress(i / len(jobs), f"{kind} {preset} {job}")
+            if kind == "train":
+                row = in_fresh_process(_training_job, preset, job, repeats, threads)
+                row["sequential_steps"] = sequential_steps(preset, job)
+                row["mfu"] = row["achieved_gflops"] / result["matmul_gflops"][f"fp32_{threads}_threads"]
+                result["training" if threads == all_threads else "threads"].append(row)
+            elif kind == "decode":
+                batch, beam, steps = job
+                result["decoding"].append(decode_latency(preset, steps, batch, beam, repeats=repeats))
+            elif kind == "generate":
+                batch, beam, steps = job
+                result["decoding"].append(generate_latency(marian, steps, batch, beam, repeats=repeats))
+            else:
+                result["decoding"] += ctranslate2_latency(Path(tmp) / "marian", decode_jobs, all_threads, repeats)
+    result["threads"] += [{**r, "threads": all_threads} for r in result["training"] if r["length"] == 32]
+    result["ratios"] = ratios(result)
     if progress:
         progress(1.0, "done")
     return result
+
+
+def ratios(result: dict) -> dict:
+    """The issue's targets as ratios within this one run."""
+    train = {(r["preset"], r["length"]): r["tokens_per_s"] for r in result["training"]}
+    dec = {(r["engine"], r["preset"], r["search"], r["batch"], r["steps"]): r["ms"] for r in result["decoding"]}
+    out = {f"train_transformer_over_marian_len{n}": round(train[("transformer", n)] / train[("hf-marian", n)], 2)
+           for (p, n) in train if p == "transformer" and ("hf-marian", n) in train}
+    for search in ("greedy", "beam5"):
+        ours, theirs = dec.get(("engine", "transformer", search, 1, 24)), dec.get(("transformers generate", "hf-marian", search, 1, 24))
+        ct2 = dec.get(("ctranslate2 fp32", "hf-marian", search, 1, 24))
+        if ours and theirs:
+            out[f"decode_{search}_b1_24_transformer_over_generate"] = round(ours / theirs, 2)
+        if ours and ct2:
+            out[f"decode_{search}_b1_24_transformer_over_ctranslate2_fp32"] = round(ours / ct2, 2)
+    return out

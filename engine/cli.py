@@ -191,7 +191,10 @@ def cmd_bench(args) -> None:
     for row in result["training"]:
         print(f"train  {row['preset']:<12} len {row['length']:>4}: {row['tokens_per_s']:>9,.0f} tokens/s")
     for row in result["decoding"]:
-        print(f"decode {row['preset']:<12} {row['steps']:>3} steps: {row['ms']:>7.1f} ms")
+        print(f"decode {row['engine']:<22} {row['preset']:<10} {row['search']:<6} batch {row['batch']:>2}, "
+              f"{row['steps']:>3} tokens: {row['ms']:>7.1f} ms/sentence")
+    for name, value in result["ratios"].items():
+        print(f"ratio  {name}: {value}")
     print(f"saved {out}")
 
 

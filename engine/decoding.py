@@ -7,15 +7,18 @@ from .models import Seq2Seq
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
-def max_lengths(source_lengths: list[int], ratio: float, extra: int = 10, cap: int = 256) -> list[int]:
-    """Output length limit per sentence: ratio x source length (in tokens, EOS included) + extra, at most cap."""
-    return [min(cap, int(ratio * n + extra)) for n in source_lengths]
+def max_lengths(source_lengths: list[int], ratio: float, fixed: int | None = None, extra: int = 10, cap: int = 256) -> list[int]:
+    """Output length limit per sentence: ratio x source length (in tokens, EOS included) + extra, at most cap;
+    or `fixed` for every sentence."""
+    return [fixed if fixed is not None else min(cap, int(ratio * n + extra)) for n in source_lengths]
 
 
 @torch.inference_mode()
-def greedy_decode(model: Seq2Seq, src: torch.Tensor, max_len_ratio: float = 2.0) -> list[list[int]]:
-    """Most likely next token at every step; returns token ids per sentence (EOS excluded)."""
-    limits = max_lengths((src != PAD_ID).sum(1).tolist(), max_len_ratio)
+def greedy_decode(model: Seq2Seq, src: torch.Tensor, max_len_ratio: float = 2.0, min_length: int = 0,
+                  max_length: int | None = None) -> list[list[int]]:
+    """Most likely next token at every step; returns token ids per sentence (EOS excluded).
+    min_length forbids EOS before that many tokens; max_length replaces the ratio-based limit (benchmarks)."""
+    limits = max_lengths((src != PAD_ID).sum(1).tolist(), max_len_ratio, max_length)
     enc = model.encode(src)
     state = model.init_state(enc)
     prev = torch.full((src.shape[0],), BOS_ID, dtype=torch.long, device=src.device)
@@ -23,6 +26,8 @@ def greedy_decode(model: Seq2Seq, src: torch.Tensor, max_len_ratio: float = 2.0)
     done = [False] * len(limits)
     for t in range(max(limits)):
         logits, state = model.step(prev, state, enc)
+        if t < min_length:
+            logits[:, EOS_ID] = float("-inf")
         prev = logits.argmax(-1)
         for i, token in enumerate(prev.tolist()):
             if done[i]:
@@ -38,14 +43,14 @@ def greedy_decode(model: Seq2Seq, src: torch.Tensor, max_len_ratio: float = 2.0)
 
 @torch.inference_mode()
 def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, length_penalty: float = 1.0,
-                max_len_ratio: float = 2.0) -> list[list[int]]:
+                max_len_ratio: float = 2.0, min_length: int = 0, max_length: int | None = None) -> list[list[int]]:
     """Beam search batched over sentences x beams. Hypotheses are ranked by log-prob / length**length_penalty.
 
     Each step takes the 2*beam best continuations: finished ones (EOS) among the top `beam` are kept, the best
     `beam` unfinished ones carry on. A sentence stops once it has `beam` finished hypotheses.
     """
     batch, device = src.shape[0], src.device
-    limits = max_lengths((src != PAD_ID).sum(1).tolist(), max_len_ratio)
+    limits = max_lengths((src != PAD_ID).sum(1).tolist(), max_len_ratio, max_length)
     rows = torch.arange(batch, device=device).repeat_interleave(beam)
     enc = {k: v.index_select(0, rows) for k, v in model.encode(src).items()}
     state = model.init_state(enc)
@@ -59,6 +64,8 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, length_penalty
     for t in range(max(limits) + 1):
         logits, state = model.step(prev, state, enc)
         logp = logits.float().log_softmax(-1)
+        if t < min_length:
+            logp[:, EOS_ID] = float("-inf")
         vocab = logp.shape[-1]
         candidates = (scores.view(-1, 1) + logp).view(batch, beam * vocab)
         top_scores, top_ids = candidates.topk(2 * beam, dim=1)

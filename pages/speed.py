@@ -36,10 +36,25 @@ else:
                         "Training speed against sentence length", "sentence length (tokens)", "source+target tokens per second",
                         mode="lines+markers"), train_rows, "bench-training.csv", "bench-train")
     decode_rows = bench["decoding"]
-    chart(figures.lines({p: ([r["steps"] for r in decode_rows if r["preset"] == p], [r["ms"] for r in decode_rows if r["preset"] == p])
-                         for p in sorted({r["preset"] for r in decode_rows})},
+    greedy_b1 = [r for r in decode_rows if r.get("search", "greedy") == "greedy" and r.get("batch", 1) == 1]
+    label = lambda r: f"{r['preset']} · {r.get('engine', 'engine')}"  # noqa: E731
+    chart(figures.lines({name: ([r["steps"] for r in greedy_b1 if label(r) == name], [r["ms"] for r in greedy_b1 if label(r) == name])
+                         for name in sorted({label(r) for r in greedy_b1})},
                         "Greedy decoding latency at batch 1", "output length (tokens)", "milliseconds per sentence",
                         mode="lines+markers"), decode_rows, "bench-decoding.csv", "bench-decode")
+    at_24 = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in decode_rows if r["steps"] == 24]
+    if at_24 and "engine" in at_24[0]:
+        st.markdown("**24 output tokens per sentence**: our engine, transformers' `generate` and CTranslate2 on a model of the same size")
+        st.dataframe(at_24, hide_index=True, width="stretch")
+    if bench.get("ratios"):
+        st.markdown("**Ratios within this run** (training: higher is faster; decoding: lower is faster)")
+        st.dataframe([{"ratio": k, "value": v} for k, v in bench["ratios"].items()], hide_index=True, width="stretch")
+    if bench.get("matmul_gflops"):
+        ceiling = ", ".join(f"{k.replace('_', ' ')}: {v:,.0f}" for k, v in bench["matmul_gflops"].items())
+        st.markdown(f"**Matmul ceiling (GFLOP/s):** {ceiling}. Model FLOPs utilisation and peak memory per training configuration:")
+        st.dataframe([{"model": r["preset"], "length": r["length"], "achieved GFLOP/s": round(r["achieved_gflops"], 1),
+                       "MFU": f"{r['mfu']:.0%}", "peak RSS (MB)": r["peak_rss_mb"]} for r in train_rows if "mfu" in r],
+                     hide_index=True, width="stretch")
     thread_rows = bench["threads"]
     chart(figures.grouped_bars({f"{t} thread(s)": ([r["preset"] for r in thread_rows if r["threads"] == t],
                                                    [r["tokens_per_s"] for r in thread_rows if r["threads"] == t])
