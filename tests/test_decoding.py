@@ -53,3 +53,28 @@ def test_output_length_is_limited_by_the_ratio():
     src = sources()
     for out, n in zip(greedy_decode(model, src, max_len_ratio=0.5), (src != 0).sum(1).tolist()):
         assert len(out) <= int(0.5 * n + 10)
+
+
+@pytest.mark.parametrize("preset", ["gru-attn", "transformer"])
+def test_min_and_max_length_force_the_output_length(preset):
+    model = tiny_model(preset, VOCAB)
+    src = sources()
+    assert [len(o) for o in greedy_decode(model, src, min_length=7, max_length=7)] == [7] * 4
+    assert [len(o) for o in beam_search(model, src, 3, min_length=5, max_length=5)] == [5] * 4
+
+
+def test_cached_output_matrix_follows_the_weights():
+    """The transposed embedding cached for decoding is rebuilt after the weights change (training, loading)."""
+    model = tiny_model("transformer", VOCAB)
+    src, tgt = sources(), torch.tensor([[1, 5, 6]] * 4)
+    with torch.no_grad():
+        before = model(src, tgt)
+    with torch.enable_grad():
+        model(src, tgt).sum().backward()
+    torch.optim.SGD(model.parameters(), lr=1.0).step()
+    with torch.no_grad():
+        after = model(src, tgt)
+    with torch.enable_grad():
+        reference = model(src, tgt)  # the uncached path
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, reference)
