@@ -72,6 +72,7 @@ class TrainerState:
     wall_seconds: float = 0.0  # everything, evaluation and checkpoints included
     best_valid_loss: float = math.inf
     evals_without_improvement: int = 0
+    last_eval_step: int = 0  # the step of the newest evaluation this state includes
     finished: str | None = None  # why training stopped, once it did
 
 
@@ -142,7 +143,6 @@ class Trainer:
         self.tgt_ids = [t[:MAX_TRAIN_TOKENS] for t in encode(self.tokenizer, [t for _, t in self.train_pairs])]
         self.lengths = [max(len(s), len(t)) for s, t in zip(self.src_ids, self.tgt_ids)]
         self.metrics_path = self.run_dir / "metrics.jsonl"
-        self.last_eval_step = self.state.step
         if self.world.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.run_dir / "train_config.json", asdict(cfg))
@@ -161,7 +161,8 @@ class Trainer:
 
     # ---------------------------------------------------------------- bookkeeping
     def _truncate_metrics(self) -> None:
-        """Drop records past the checkpoint's step, so a resumed log has no duplicates."""
+        """Drop what the checkpoint does not include (later steps; an evaluation at its own step that ran after
+        it was saved), so the resumed run's log has no duplicates."""
         if not self.metrics_path.exists():
             return
         kept = []
@@ -170,7 +171,9 @@ class Trainer:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut by a crash
-            if record.get("step", 0) <= self.state.step:
+            step = record.get("step", 0)
+            if step < self.state.step or (step == self.state.step and (record.get("kind") != "eval" or
+                                                                         step == self.state.last_eval_step)):
                 kept.append(line)
         tmp = self.metrics_path.with_suffix(".tmp")
         tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
@@ -258,7 +261,7 @@ class Trainer:
     def run_evaluation(self) -> None:
         """Evaluate on the main process; every rank then shares its verdict (for early stopping)."""
         st = self.state
-        self.last_eval_step = st.step
+        st.last_eval_step = st.step
         if self.world.main:
             record = {"kind": "eval", "step": st.step, "epoch": st.epoch, **self.evaluate(),
                       "train_seconds": round(st.train_seconds, 2), "wall_seconds": round(st.wall_seconds, 2)}
@@ -307,7 +310,7 @@ class Trainer:
                     if cfg.patience and st.evals_without_improvement >= cfg.patience:
                         st.finished = "early stopping"
             st.finished = st.finished or ("stopped" if self.should_stop() else "budget spent")
-            if st.step and st.step != self.last_eval_step:  # the budget ended mid-epoch: score the final weights too
+            if st.step and st.step != st.last_eval_step:  # the budget ended mid-epoch: score the final weights too
                 self.run_evaluation()
         except KeyboardInterrupt:
             st.finished = "interrupted"

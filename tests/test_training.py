@@ -86,3 +86,22 @@ def test_learning_rate_warms_up_then_follows_the_schedule():
     assert learning_rate(400, 1e-3, 100, "constant") == pytest.approx(1e-3)
     with pytest.raises(ValueError, match="schedule"):
         learning_rate(1, 1e-3, 10, "cosine")
+
+
+def test_a_crash_right_after_an_evaluation_leaves_no_duplicate_in_the_log(tmp_path, monkeypatch):
+    cfg = TrainConfig(preset="gru", size="tiny", vocab_size=300, train_limit=200, max_tokens=400, max_epochs=1,
+                      checkpoint_every=1, valid_sentences=5, threads=1)
+    evaluate = Trainer.run_evaluation
+
+    def evaluate_then_crash(self):
+        evaluate(self)
+        raise RuntimeError("killed")  # after the eval record was written, before any later checkpoint
+
+    monkeypatch.setattr(Trainer, "run_evaluation", evaluate_then_crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        Trainer(cfg, tmp_path / "run").train()
+    monkeypatch.undo()
+    Trainer(cfg, tmp_path / "run").train()  # resume: the epoch-end evaluation runs again
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    evaluations = [r["step"] for r in records if r["kind"] == "eval"]
+    assert len(evaluations) == 1
