@@ -151,10 +151,13 @@ def decode_latency(preset: str, steps: int, batch: int = 1, beam: int = 1, sourc
     torch.manual_seed(0)
     model = build_model(model_spec(preset, VOCAB)).eval()
     src, _, _ = synthetic_batch(batch, source_length, VOCAB)
-    if beam > 1:
-        run = lambda: beam_search(model, src, beam, min_length=steps, max_length=steps)  # noqa: E731
-    else:
-        run = lambda: greedy_decode(model, src, min_length=steps, max_length=steps)  # noqa: E731
+
+    def run():
+        if beam > 1:
+            beam_search(model, src, beam, min_length=steps, max_length=steps)
+        else:
+            greedy_decode(model, src, min_length=steps, max_length=steps)
+
     return decode_row("engine", preset, "greedy" if beam == 1 else f"beam{beam}", batch, steps, best_time(run, repeats))
 
 
@@ -184,8 +187,11 @@ def generate_latency(model, steps: int, batch: int = 1, beam: int = 1, source_le
     """transformers' `generate` on the reference Marian, forced to write exactly `steps` tokens."""
     src = torch.randint(2, VOCAB - 1, (batch, source_length), generator=torch.Generator().manual_seed(0))
     src[:, -1] = 0
-    run = lambda: model.generate(input_ids=src, attention_mask=torch.ones_like(src), num_beams=beam, do_sample=False,  # noqa: E731
-                                 min_new_tokens=steps, max_new_tokens=steps)
+
+    def run():
+        model.generate(input_ids=src, attention_mask=torch.ones_like(src), num_beams=beam, do_sample=False,
+                       min_new_tokens=steps, max_new_tokens=steps)
+
     return decode_row("transformers generate", "hf-marian", "greedy" if beam == 1 else f"beam{beam}", batch, steps,
                       best_time(run, repeats))
 

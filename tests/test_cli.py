@@ -15,7 +15,7 @@ def run(*args, check=True):
 
 
 def test_every_command_has_help():
-    for command in ("data", "train", "train-all", "eval", "translate", "export", "bench", "report"):
+    for command in ("data", "train", "train-all", "eval", "translate", "export", "export-hf", "bench", "report"):
         assert "usage: python -m engine" in run(command, "--help").stdout
 
 
