@@ -55,7 +55,8 @@ def _load(path: str, mtime: float) -> Translator:
 
 def load_translator(entry: ModelEntry) -> Translator:
     """The process-wide translator of a checkpoint (reloaded when its files change). Never mutate it."""
-    return _load(str(entry.path), max((f.stat().st_mtime for f in entry.path.iterdir() if f.is_file()), default=0.0))
+    weights = [entry.path / "config.json", entry.path / "model.safetensors"]
+    return _load(str(entry.path), max((f.stat().st_mtime for f in weights if f.is_file()), default=0.0))
 
 
 def load_translators(entries: list[ModelEntry]) -> tuple[dict[str, Translator], dict[str, str]]:
