@@ -234,8 +234,8 @@ class Trainer:
             group["lr"] = lr
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             logits = self.network(src, tgt_in)
-        loss_sum = weight * F.cross_entropy(logits.float().transpose(1, 2), tgt_out, ignore_index=PAD_ID,
-                                            label_smoothing=cfg.label_smoothing, reduction="sum")
+        loss_sum = weight * F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
+                                            ignore_index=PAD_ID, label_smoothing=cfg.label_smoothing, reduction="sum")
         local_targets = weight * int((tgt_out != PAD_ID).sum())
         local_sources = weight * int((src != PAD_ID).sum())
         total_loss, targets, sources = self.world.sum(loss_sum.item(), local_targets, local_sources)
