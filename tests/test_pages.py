@@ -117,3 +117,13 @@ def test_training_page_trains_in_the_background_and_refuses_bad_names():
         assert name in [e.name for e in list_models()]
     finally:
         shutil.rmtree(RUNS_DIR / name, ignore_errors=True)
+
+
+def test_speed_page_shows_the_shipped_benchmark_against_generate_and_ctranslate2():
+    at = open_page("pages/speed.py")
+    tables = [d.value for d in at.dataframe]
+    ratios = next(t for t in tables if "ratio" in t.columns)
+    assert "decode_greedy_b1_24_transformer_over_generate" in set(ratios["ratio"])
+    engines = set(next(t for t in tables if "engine" in t.columns)["engine"])
+    assert {"engine", "transformers generate", "ctranslate2 fp32"} <= engines
+    assert any(m.value.startswith("**Matmul ceiling") for m in at.markdown)
