@@ -188,7 +188,8 @@ class TransformerSeq2Seq(Seq2Seq):
 
     def init_state(self, enc):
         caches = [dict(zip(("ck", "cv"), layer.cross_attn.keys_values(enc["memory"]))) for layer in self.decoder_layers]
-        return {"caches": caches, "length": torch.zeros(enc["memory"].shape[0], dtype=torch.long)}
+        return {"caches": caches, "length": torch.zeros(enc["memory"].shape[0], dtype=torch.long),
+                "key_mask": self.key_mask(enc["src_mask"])}  # decided once per sentence batch, not per step
 
     def _run(self, tgt_in, state, enc, need_weights=False):
         offset = int(state["length"][0]) if state["length"].numel() else 0
@@ -199,14 +200,13 @@ class TransformerSeq2Seq(Seq2Seq):
             self_mask = "causal"
         else:
             self_mask = subsequent_mask(offset + t, tgt_in.device)[offset:]
-        src_mask = self.key_mask(enc["src_mask"])
         x, caches, weights = self._embed(tgt_in, offset), [], []
         for layer, cache in zip(self.decoder_layers, state["caches"]):
-            x, cache, w = layer(x, cache, self_mask, src_mask, need_weights)
+            x, cache, w = layer(x, cache, self_mask, state["key_mask"], need_weights)
             caches.append(cache)
             weights.append(w)
         logits = self.output_logits(self.decoder_norm(x))
-        return logits, {"caches": caches, "length": state["length"] + t}, weights
+        return logits, {**state, "caches": caches, "length": state["length"] + t}, weights
 
     def output_logits(self, h: torch.Tensor) -> torch.Tensor:
         """Scores over the vocabulary with the tied embedding. Without gradients, multiply by a cached transposed
