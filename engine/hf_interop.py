@@ -20,7 +20,7 @@ import torch
 from .checkpoint import CheckpointError, first_line, load_checkpoint
 from .decoding import max_lengths
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
-from .translate import MAX_SOURCE_TOKENS, Translation
+from .translate import MAX_SOURCE_TOKENS, Translation, Translator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub, even by accident
 
@@ -36,18 +36,19 @@ def is_transformers_dir(path: Path) -> bool:
 
 def load_translator(path: Path, device: str = "cpu"):
     """An engine checkpoint's Translator, or an HFTranslator for a transformers directory."""
-    from .translate import Translator
-
     return HFTranslator.load(path, device) if is_transformers_dir(path) else Translator.load(path, device)
 
 
-class HFTranslator:
-    """A transformers seq2seq model behind the same `translate()` as engine.translate.Translator."""
+class HFTranslator(Translator):
+    """A transformers seq2seq model behind Translator's `translate()`: decoding is transformers' `generate`."""
 
     def __init__(self, model, tokenizer, name: str, meta: dict | None = None):
-        self.model, self.tokenizer, self.name, self.meta = model.eval(), tokenizer, name, meta or {}
-        self.spec = {"family": "transformers", "preset": model.config.model_type, "config": {}}
-        self.has_attention = True
+        super().__init__(model, tokenizer, {"family": "transformers", "preset": model.config.model_type, "config": {}},
+                         meta, name)
+
+    @property
+    def has_attention(self) -> bool:
+        return True  # loaded with eager attention, which returns its weights
 
     @classmethod
     def load(cls, path: Path, device: str = "cpu") -> "HFTranslator":
@@ -64,17 +65,6 @@ class HFTranslator:
             raise CheckpointError(f"{path}: not a loadable transformers translation model ({first_line(exc)})") from exc
         meta = getattr(model.config, "arena", None) or {}
         return cls(model.to(device), tokenizer, path.name, meta)
-
-    @property
-    def device(self):
-        return next(self.model.parameters()).device
-
-    def translate(self, sentences: list[str], beam: int = 1, length_penalty: float = 1.0, max_len_ratio: float = 2.0,
-                  batch_size: int = 32, with_attention: bool = False) -> list[Translation]:
-        results = []
-        for start in range(0, len(sentences), batch_size):
-            results += self._translate_batch(sentences[start : start + batch_size], beam, length_penalty, max_len_ratio, with_attention)
-        return results
 
     @torch.inference_mode()
     def _translate_batch(self, sentences, beam, length_penalty, max_len_ratio, with_attention):
@@ -142,12 +132,25 @@ def export_transformer(checkpoint: Path, out: Path) -> Path:
     return out
 
 
+# our layer's module names -> Pegasus's, per side
+PEGASUS_ATTENTION = {"encoder": {"attn": "self_attn"}, "decoder": {"self_attn": "self_attn", "cross_attn": "encoder_attn"}}
+PEGASUS_LAYER = {
+    "encoder": {"norm1": "self_attn_layer_norm", "norm2": "final_layer_norm", "ffn.0": "fc1", "ffn.3": "fc2"},
+    "decoder": {"norm1": "self_attn_layer_norm", "norm2": "encoder_attn_layer_norm", "norm3": "final_layer_norm",
+                "ffn.0": "fc1", "ffn.3": "fc2"},
+}
+
+
 def pegasus_state_dict(model) -> dict[str, torch.Tensor]:
     """Our Transformer's weights under Pegasus names (positions become its position table)."""
     sd = {k: v.detach().float() for k, v in model.state_dict().items()}
-    d, cfg = model.cfg.d_model, model.cfg
-    table = {"learned": lambda: sd["position.table.weight"], "none": lambda: torch.zeros(cfg.max_len, d)}.get(
-        cfg.positional, lambda: model.position.table.detach().float())()
+    cfg = model.cfg
+    if cfg.positional == "learned":
+        table = sd["position.table.weight"]
+    elif cfg.positional == "none":
+        table = torch.zeros(cfg.max_len, cfg.d_model)
+    else:  # sinusoidal: a fixed buffer, outside the state dict
+        table = model.position.table.detach().float()
     out = {"model.shared.weight": sd["embed.weight"], "final_logits_bias": torch.zeros(1, cfg.vocab_size),
            "model.encoder.embed_positions.weight": table.clone(), "model.decoder.embed_positions.weight": table.clone()}
 
@@ -161,22 +164,13 @@ def pegasus_state_dict(model) -> dict[str, torch.Tensor]:
     def copy(ours: str, theirs: str) -> None:
         out[f"{theirs}.weight"], out[f"{theirs}.bias"] = sd[f"{ours}.weight"], sd[f"{ours}.bias"]
 
-    for i in range(cfg.encoder_layers):
-        ours, theirs = f"encoder_layers.{i}", f"model.encoder.layers.{i}"
-        attention(f"{ours}.attn", f"{theirs}.self_attn")
-        copy(f"{ours}.norm1", f"{theirs}.self_attn_layer_norm")
-        copy(f"{ours}.norm2", f"{theirs}.final_layer_norm")
-        copy(f"{ours}.ffn.0", f"{theirs}.fc1")
-        copy(f"{ours}.ffn.3", f"{theirs}.fc2")
-    for i in range(cfg.decoder_layers):
-        ours, theirs = f"decoder_layers.{i}", f"model.decoder.layers.{i}"
-        attention(f"{ours}.self_attn", f"{theirs}.self_attn")
-        attention(f"{ours}.cross_attn", f"{theirs}.encoder_attn")
-        copy(f"{ours}.norm1", f"{theirs}.self_attn_layer_norm")
-        copy(f"{ours}.norm2", f"{theirs}.encoder_attn_layer_norm")
-        copy(f"{ours}.norm3", f"{theirs}.final_layer_norm")
-        copy(f"{ours}.ffn.0", f"{theirs}.fc1")
-        copy(f"{ours}.ffn.3", f"{theirs}.fc2")
+    for side, count in (("encoder", cfg.encoder_layers), ("decoder", cfg.decoder_layers)):
+        for i in range(count):
+            ours, theirs = f"{side}_layers.{i}", f"model.{side}.layers.{i}"
+            for a, b in PEGASUS_ATTENTION[side].items():
+                attention(f"{ours}.{a}", f"{theirs}.{b}")
+            for a, b in PEGASUS_LAYER[side].items():
+                copy(f"{ours}.{a}", f"{theirs}.{b}")
     copy("encoder_norm", "model.encoder.layer_norm")
     copy("decoder_norm", "model.decoder.layer_norm")
     return out
