@@ -38,8 +38,8 @@ def prepare_input(text: str) -> tuple[str, str | None]:
     cleaned = " ".join(kept.split())
     notice = "Invisible or control characters were removed." if removed else None
     if len(cleaned) > MAX_INPUT_CHARS:
+        notice = f"Your text has {len(cleaned):,} characters; only the first {MAX_INPUT_CHARS:,} were translated."
         cleaned = cleaned[:MAX_INPUT_CHARS].rstrip()
-        notice = f"Your text has {len(' '.join(kept.split())):,} characters; only the first {MAX_INPUT_CHARS:,} were translated."
     if not cleaned:
         raise InputError("Type a sentence to translate." + (" Only invisible or control characters were given." if removed else ""))
     return cleaned, notice

@@ -18,11 +18,12 @@ entries = list_models()
 if not entries:
     st.warning("No trained models found. Train one with `python -m engine train-all` or on the Training page.")
     st.stop()
-directions = sorted({d for e in entries if (d := model_meta(e).get("direction"))}) or ["en-de"]
+metas = {e.name: model_meta(e) for e in entries}  # each config.json read once per render
+directions = sorted({d for m in metas.values() if (d := m.get("direction"))}) or ["en-de"]
 direction = st.selectbox("Direction", directions, format_func=lambda d: d.replace("-", " → "))
 # Hugging Face models that do not say their direction are offered for every direction
-candidates = [e for e in entries if model_meta(e).get("direction") in (direction, None)]
-corpus = next((m["corpus"] for e in candidates if (m := model_meta(e)).get("corpus")), "ding-en-de")
+candidates = [e for e in entries if metas[e.name].get("direction") in (direction, None)]
+corpus = next((metas[e.name]["corpus"] for e in candidates if metas[e.name].get("corpus")), "ding-en-de")
 
 
 @st.cache_data(show_spinner=False)
