@@ -20,7 +20,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from .models import Seq2Seq, build_model
 from .tokenizer import load_tokenizer, save_tokenizer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: Transformer weights ffn.up/ffn.down and a fused self-attention qkv (1: ffn.0/ffn.3, q + kv)
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 
 
@@ -83,8 +83,10 @@ def load_checkpoint(path: Path, device: str = "cpu") -> tuple[Seq2Seq, dict, obj
         if not (path / name).is_file():
             raise CheckpointError(f"{path / name}: missing")
     config = read_json(path / "config.json")
-    if not isinstance(config, dict) or config.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path / 'config.json'}: format_version {config.get('format_version') if isinstance(config, dict) else None!r}, expected {FORMAT_VERSION}")
+    version = config.get("format_version") if isinstance(config, dict) else None
+    if version != FORMAT_VERSION:
+        hint = " (an older engine's weight names; retrain, or use the engine that wrote it)" if version == 1 else ""
+        raise CheckpointError(f"{path / 'config.json'}: format_version {version!r}, expected {FORMAT_VERSION}{hint}")
     weights = path / "model.safetensors"
     model = build_checked(config.get("model"), weights, path / "config.json")
     try:

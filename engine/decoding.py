@@ -26,6 +26,7 @@ def greedy_decode(model: Seq2Seq, src: torch.Tensor, max_len_ratio: float = 2.0,
     done = [False] * len(limits)
     for t in range(max(limits)):
         logits, state = model.step(prev, state, enc)
+        logits[:, [PAD_ID, BOS_ID]] = float("-inf")  # never outputs (an untrained model may score them highest)
         if t < min_length:
             logits[:, EOS_ID] = float("-inf")
         prev = logits.argmax(-1)
@@ -63,6 +64,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, length_penalty
 
     for t in range(max(limits) + 1):
         logits, state = model.step(prev, state, enc)
+        logits[:, [PAD_ID, BOS_ID]] = float("-inf")
         logp = logits.float().log_softmax(-1)
         if t < min_length:
             logp[:, EOS_ID] = float("-inf")

@@ -73,8 +73,9 @@ class HFTranslator(Translator):
                                return_tensors="pt").to(self.device)
         limits = max_lengths(batch["attention_mask"].sum(1).tolist(), max_len_ratio)  # the engine's own limits
         start = time.perf_counter()
+        beam_options = {"early_stopping": True} if beam > 1 else {}  # as ours: stop at `beam` finished hypotheses
         generated = self.model.generate(**batch, num_beams=beam, do_sample=False, length_penalty=length_penalty,
-                                        max_new_tokens=max(limits), max_length=None)
+                                        max_new_tokens=max(limits), max_length=None, **beam_options)
         ms = (time.perf_counter() - start) * 1000 / len(sentences)
         eos, pad = self.model.generation_config.eos_token_id, self.model.generation_config.pad_token_id
         outputs = []
@@ -124,7 +125,7 @@ def export_transformer(checkpoint: Path, out: Path) -> Path:
     if missing - tied:
         raise CheckpointError(f"{checkpoint}: export left {sorted(missing - tied)[:3]} unset")
     hf.generation_config.update(max_length=c["max_len"], num_beams=1, decoder_start_token_id=BOS_ID, eos_token_id=EOS_ID,
-                                pad_token_id=PAD_ID, forced_eos_token_id=None)
+                                pad_token_id=PAD_ID, forced_eos_token_id=None, suppress_tokens=[PAD_ID, BOS_ID])
     out = Path(out)
     hf.save_pretrained(out)
     tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", EOS_ID)])
@@ -135,9 +136,9 @@ def export_transformer(checkpoint: Path, out: Path) -> Path:
 # our layer's module names -> Pegasus's, per side
 PEGASUS_ATTENTION = {"encoder": {"attn": "self_attn"}, "decoder": {"self_attn": "self_attn", "cross_attn": "encoder_attn"}}
 PEGASUS_LAYER = {
-    "encoder": {"norm1": "self_attn_layer_norm", "norm2": "final_layer_norm", "ffn.0": "fc1", "ffn.3": "fc2"},
+    "encoder": {"norm1": "self_attn_layer_norm", "norm2": "final_layer_norm", "ffn.up": "fc1", "ffn.down": "fc2"},
     "decoder": {"norm1": "self_attn_layer_norm", "norm2": "encoder_attn_layer_norm", "norm3": "final_layer_norm",
-                "ffn.0": "fc1", "ffn.3": "fc2"},
+                "ffn.up": "fc1", "ffn.down": "fc2"},
 }
 
 
@@ -155,11 +156,12 @@ def pegasus_state_dict(model) -> dict[str, torch.Tensor]:
            "model.encoder.embed_positions.weight": table.clone(), "model.decoder.embed_positions.weight": table.clone()}
 
     def attention(ours: str, theirs: str) -> None:
-        k_w, v_w = sd[f"{ours}.kv.weight"].chunk(2, 0)
-        k_b, v_b = sd[f"{ours}.kv.bias"].chunk(2, 0)
-        for name, w, b in (("q", sd[f"{ours}.q.weight"], sd[f"{ours}.q.bias"]), ("k", k_w, k_b), ("v", v_w, v_b),
-                           ("out", sd[f"{ours}.out.weight"], sd[f"{ours}.out.bias"])):
+        fused = f"{ours}.qkv.weight" in sd  # self-attention: one q/k/v matrix; cross-attention: q and kv
+        weights = sd[f"{ours}.qkv.weight"] if fused else torch.cat([sd[f"{ours}.q.weight"], sd[f"{ours}.kv.weight"]])
+        biases = sd[f"{ours}.qkv.bias"] if fused else torch.cat([sd[f"{ours}.q.bias"], sd[f"{ours}.kv.bias"]])
+        for name, w, b in zip(("q", "k", "v"), weights.chunk(3, 0), biases.chunk(3, 0)):
             out[f"{theirs}.{name}_proj.weight"], out[f"{theirs}.{name}_proj.bias"] = w, b
+        out[f"{theirs}.out_proj.weight"], out[f"{theirs}.out_proj.bias"] = sd[f"{ours}.out.weight"], sd[f"{ours}.out.bias"]
 
     def copy(ours: str, theirs: str) -> None:
         out[f"{theirs}.weight"], out[f"{theirs}.bias"] = sd[f"{ours}.weight"], sd[f"{ours}.bias"]

@@ -8,28 +8,43 @@ import numpy as np
 import pytest
 import torch
 
+from engine.batching import collate
 from engine.checkpoint import CheckpointError, save_checkpoint
 from engine.hf_interop import HFTranslator, export_transformer, load_translator
 from engine.models import model_spec
-from engine.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from engine.tokenizer import BOS_ID, EOS_ID, PAD_ID, encode
 from engine.translate import Translator
 from tests.conftest import tiny_model
 
 SENTENCES = ["The house is small.", "I enjoyed my supper very much!", "Where is the station?"]
 
 
-def save_engine(tmp_path: Path, preset: str, tokenizer) -> Path:
+def save_engine(tmp_path: Path, preset: str, tokenizer, model=None) -> Path:
     path = tmp_path / preset
-    save_checkpoint(path, tiny_model(preset, len(tokenizer)), model_spec(preset, len(tokenizer), "tiny"), tokenizer,
+    save_checkpoint(path, model or tiny_model(preset, len(tokenizer)), model_spec(preset, len(tokenizer), "tiny"), tokenizer,
                     {"corpus": "ding-en-de", "direction": "en-de"})
     return path
 
 
+def briefly_trained(preset: str, tokenizer, pairs, steps: int = 60):
+    """A tiny model trained for a few steps, so that it ends its sentences: an untrained one runs every hypothesis
+    to the length limit, where generate() and our beam search legitimately cut hypotheses differently."""
+    model = tiny_model(preset, len(tokenizer)).train()
+    src, tgt_in, tgt_out = collate(encode(tokenizer, [s for s, _ in pairs[:32]]), encode(tokenizer, [t for _, t in pairs[:32]]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(model(src, tgt_in).transpose(1, 2), tgt_out, ignore_index=PAD_ID)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
 @pytest.mark.parametrize("preset", ["transformer", "transformer-learned", "transformer-nopos"])
-def test_exported_transformer_matches_the_engine(tmp_path, tiny_tokenizer, preset):
+def test_exported_transformer_matches_the_engine(tmp_path, tiny_tokenizer, tiny_pairs, preset):
     from transformers import AutoModelForSeq2SeqLM
 
-    ours = Translator.load(save_engine(tmp_path, preset, tiny_tokenizer))
+    ours = Translator.load(save_engine(tmp_path, preset, tiny_tokenizer, briefly_trained(preset, tiny_tokenizer, tiny_pairs)))
     out = export_transformer(tmp_path / preset, tmp_path / "hf")
     hf = AutoModelForSeq2SeqLM.from_pretrained(out, local_files_only=True).eval()
     src, tgt = torch.tensor([[5, 6, 7, 8, EOS_ID], [9, 10, EOS_ID, PAD_ID, PAD_ID]]), torch.tensor([[BOS_ID, 11, 12], [BOS_ID, 13, 14]])

@@ -66,7 +66,50 @@ class PositionalEncoding(nn.Module):
         return x + table
 
 
-class MultiHeadAttention(nn.Module):
+def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    return x.view(x.shape[0], x.shape[1], heads, -1).transpose(1, 2)  # [B, T, D] -> [B, heads, T, D/heads]
+
+
+def merge_heads(y: torch.Tensor) -> torch.Tensor:
+    return y.transpose(1, 2).flatten(2)  # [B, heads, T, D/heads] -> [B, T, D]
+
+
+def attend(q, k, v, mask, dropout: float, need_weights: bool = False, causal: bool = False):
+    """Scaled dot-product attention. q [B, h, T, d]; k, v [B, h, S, d]; mask broadcastable to [B, h, T, S],
+    True = may attend, or None; causal: position i attends to j <= i. Returns (y [B, h, T, d], weights or None)."""
+    if not need_weights:  # the fused kernel
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal), None
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])  # [B, h, T, S]
+    if causal:
+        mask = subsequent_mask(q.shape[2], q.device)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(-1)
+    return F.dropout(weights, dropout) @ v, weights
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with one fused query/key/value projection."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def forward(self, x, mask=None, past=None, causal=False, need_weights=False):
+        """x [B, T, D]; past: (k, v) [B, h, P, d] of earlier steps or None.
+        Returns (output [B, T, D], weights or None, (k, v) [B, h, P+T, d])."""
+        q, k, v = (split_heads(t, self.heads) for t in self.qkv(x).chunk(3, -1))  # each [B, h, T, d]
+        if past is not None:
+            k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
+        y, weights = attend(q, k, v, mask, self.dropout if self.training else 0.0, need_weights, causal)
+        return self.out(merge_heads(y)), weights, (k, v)
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention of the decoder (queries) over the encoder's memory (keys and values)."""
+
     def __init__(self, d_model: int, heads: int, dropout: float):
         super().__init__()
         self.heads, self.dropout = heads, dropout
@@ -74,49 +117,38 @@ class MultiHeadAttention(nn.Module):
         self.kv = nn.Linear(d_model, 2 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def split(self, x):  # [B, T, D] -> [B, heads, T, D/heads]
-        return x.view(x.shape[0], x.shape[1], self.heads, -1).transpose(1, 2)
+    def keys_values(self, memory):
+        """memory [B, S, D] -> k, v [B, h, S, d]: computed once per sentence batch, reused at every step."""
+        k, v = self.kv(memory).chunk(2, -1)
+        return split_heads(k, self.heads), split_heads(v, self.heads)
 
-    def keys_values(self, x):
-        k, v = self.kv(x).chunk(2, -1)
-        return self.split(k), self.split(v)
-
-    def forward(self, x, k, v, mask, need_weights: bool = False, causal: bool = False):
-        """x [B, T, D]; k, v [B, h, S, d]; mask broadcastable to [B, h, T, S], True = may attend, or None;
-        causal: position i attends to j <= i (teacher forcing, no cache)."""
-        q = self.split(self.q(x))
-        dropout = self.dropout if self.training else 0.0
-        if need_weights:
-            scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
-            if causal:
-                mask = subsequent_mask(q.shape[2], q.device)
-            if mask is not None:
-                scores = scores.masked_fill(~mask, float("-inf"))
-            weights = scores.softmax(-1)
-            y = F.dropout(weights, dropout, self.training) @ v
-        else:
-            weights = None
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal)
-        y = y.transpose(1, 2).reshape(x.shape)
-        return self.out(y), weights
+    def forward(self, x, k, v, mask, need_weights=False):
+        """x [B, T, D]; k, v [B, h, S, d]; mask [B, 1, 1, S] or None -> (output [B, T, D], weights or None)."""
+        q = split_heads(self.q(x), self.heads)  # [B, h, T, d]
+        y, weights = attend(q, k, v, mask, self.dropout if self.training else 0.0, need_weights)
+        return self.out(merge_heads(y)), weights
 
 
-class FeedForward(nn.Sequential):
+class FeedForward(nn.Module):
     def __init__(self, d_model: int, ffn: int, dropout: float):
-        super().__init__(nn.Linear(d_model, ffn), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn, d_model))  # [0], [3]: weights
+        super().__init__()
+        self.up, self.down = nn.Linear(d_model, ffn), nn.Linear(ffn, d_model)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):  # [B, T, D] -> [B, T, ffn] -> [B, T, D]
+        return self.down(self.drop(F.relu(self.up(x))))
 
 
 class EncoderLayer(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
-        self.attn = MultiHeadAttention(cfg.d_model, cfg.heads, cfg.attention_dropout)
+        self.attn = SelfAttention(cfg.d_model, cfg.heads, cfg.attention_dropout)
         self.ffn = FeedForward(cfg.d_model, cfg.ffn, cfg.activation_dropout)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, mask, need_weights=False):
-        h = self.norm1(x)
-        y, weights = self.attn(h, *self.attn.keys_values(h), mask, need_weights)
+    def forward(self, x, mask, need_weights=False):  # x [B, S, D]
+        y, weights, _ = self.attn(self.norm1(x), mask, need_weights=need_weights)
         x = x + self.drop(y)
         return x + self.drop(self.ffn(self.norm2(x))), weights
 
@@ -125,20 +157,17 @@ class DecoderLayer(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(cfg.d_model) for _ in range(3))
-        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.heads, cfg.attention_dropout)
-        self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.heads, cfg.attention_dropout)
+        self.self_attn = SelfAttention(cfg.d_model, cfg.heads, cfg.attention_dropout)
+        self.cross_attn = CrossAttention(cfg.d_model, cfg.heads, cfg.attention_dropout)
         self.ffn = FeedForward(cfg.d_model, cfg.ffn, cfg.activation_dropout)
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x, cache, self_mask, src_mask, need_weights=False):
-        """cache: {"k", "v"} of earlier steps (grown in place of the returned dict) and {"ck", "cv"} of the source.
+        """x [B, T, D]; cache: {"k", "v"} of earlier steps (if any) and {"ck", "cv"} of the source.
         self_mask: "causal" (a whole target at once), None (one new token), or an explicit mask."""
-        h = self.norm1(x)
-        k, v = self.self_attn.keys_values(h)
-        if "k" in cache:
-            k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
         causal = isinstance(self_mask, str)
-        y, self_weights = self.self_attn(h, k, v, None if causal else self_mask, need_weights, causal)
+        past = (cache["k"], cache["v"]) if "k" in cache else None
+        y, self_weights, (k, v) = self.self_attn(self.norm1(x), None if causal else self_mask, past, causal, need_weights)
         x = x + self.drop(y)
         y, cross_weights = self.cross_attn(self.norm2(x), cache["ck"], cache["cv"], src_mask, need_weights)
         x = x + self.drop(y)
