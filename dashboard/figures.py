@@ -64,16 +64,59 @@ def grouped_bars(groups: dict[str, tuple[list[str], list[float]]], title: str, x
 
 def training_curves(runs: dict[str, list[dict]], y: str, x: str, kind: str = "step", smooth: int = 1) -> go.Figure:
     """Curves of metric `y` against `x` ("step" or "wall_seconds") for each run's metrics.jsonl records."""
-    labels = {"loss": "training loss (nats/token)", "grad_norm": "gradient norm before clipping",
-              "valid_bleu": "validation BLEU (0-100)", "valid_loss": "validation loss (nats/token)",
-              "tokens_per_s": "training speed (tokens/s)", "step": "optimizer step", "wall_seconds": "wall-clock time (s)",
-              "train_seconds": "training time (s)"}
     series = {}
     for name, records in runs.items():
-        rows = [r for r in records if r.get("kind") == kind and y in r and x in r]
-        ys = [r[y] for r in rows]
+        xs, ys = metric_series(records, y, x, kind)
         if smooth > 1 and ys:
             ys = list(np.convolve(ys, np.ones(smooth) / smooth, mode="same"))
-        series[name] = ([r[x] for r in rows], ys)
-    return lines(series, labels.get(y, y), labels.get(x, x), labels.get(y, y), log_y=y == "grad_norm",
+        series[name] = (xs, ys)
+    return lines(series, label(y), label(x), label(y), log_y=y == "grad_norm",
                  mode="lines+markers" if kind == "eval" else "lines")
+
+
+LABELS = {"loss": "training loss (nats/token)", "grad_norm": "gradient norm before clipping",
+          "valid_bleu": "validation BLEU (0-100)", "valid_chrf": "validation chrF (0-100)",
+          "valid_loss": "validation loss (nats/token)", "tokens_per_s": "training speed (tokens/s)",
+          "step": "optimizer step", "wall_seconds": "wall-clock time (s)", "train_seconds": "training time (s)",
+          "tokens_seen": "training tokens seen (source + target)", "train_minutes": "training time (minutes)"}
+
+
+def label(key: str) -> str:
+    """Axis title of a metrics.jsonl key; per-corpus keys such as valid_chrf_bible-en-de name their corpus."""
+    for base in ("valid_bleu", "valid_chrf"):
+        if key.startswith(base + "_"):
+            return f"{LABELS[base]}, {key[len(base) + 1:]}"
+    return LABELS.get(key, key)
+
+
+def metric_series(records: list[dict], y: str, x: str, kind: str = "eval") -> tuple[list, list]:
+    """(xs, ys) of the records of one kind that hold both keys; x "train_minutes" is train_seconds / 60."""
+    key = "train_seconds" if x == "train_minutes" else x
+    rows = [r for r in records if r.get("kind") == kind and y in r and key in r]
+    xs = [r[key] / 60 if x == "train_minutes" else r[key] for r in rows]
+    return xs, [r[y] for r in rows]
+
+
+def race_leaders(runs: dict[str, list[dict]], y: str, x: str) -> list[tuple[float, str]]:
+    """Who leads the race: (x where a model took the lead, model) for every change of leader, comparing each
+    run's latest evaluation at or before each evaluation point of any run (runs not yet evaluated are skipped)."""
+    series = {name: metric_series(records, y, x) for name, records in runs.items()}
+    points = sorted({px for xs, _ in series.values() for px in xs})
+    changes: list[tuple[float, str]] = []
+    for point in points:
+        latest = {name: ys[max(i for i, px in enumerate(xs) if px <= point)]
+                  for name, (xs, ys) in series.items() if xs and xs[0] <= point}
+        leader = max(latest, key=latest.get)
+        if changes and latest.get(changes[-1][1]) == latest[leader]:
+            continue  # a tie keeps the current leader
+        if not changes or changes[-1][1] != leader:
+            changes.append((point, leader))
+    return changes
+
+
+def by_length(rows_by_model: dict[str, list[dict]], metric: str, corpus: str) -> go.Figure:
+    """One line per model: `metric` ("bleu" or "chrf") against source-length bucket (eval.json "by_length")."""
+    series = {name: ([r["bucket"] for r in rows], [r[metric] for r in rows]) for name, rows in rows_by_model.items()}
+    name = {"bleu": "BLEU", "chrf": "chrF"}[metric]
+    return lines(series, f"{name} by source length — {corpus} test", "source length (words)", f"{name} (0-100)",
+                 mode="lines+markers")

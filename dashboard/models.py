@@ -85,8 +85,11 @@ def _read_json(path: str, mtime: float):
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def load_eval(entry: ModelEntry) -> dict | None:
+def load_eval(entry: ModelEntry, corpus: str | None = None) -> dict | None:
+    """The model's eval.json (its own corpus), or eval-<corpus>.json for another corpus; None if absent."""
     path = entry.path / "eval.json"
+    if corpus and corpus != (load_eval(entry) or {}).get("corpus"):
+        path = entry.path / f"eval-{corpus}.json"
     if not path.is_file():
         return None
     try:

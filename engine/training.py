@@ -4,6 +4,7 @@ A run directory holds:
     train_config.json   the TrainConfig
     checkpoint/         latest training checkpoint (weights + optimizer + trainer state), saved atomically
     best/               weights with the best validation loss so far
+    snapshots/          weights at the last `average_last` evaluations (for checkpoint averaging at export)
     metrics.jsonl       one JSON record per step ("step") and per evaluation ("eval")
 """
 from __future__ import annotations
@@ -12,21 +13,22 @@ import gc
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-import sacrebleu
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save_model
 from torch.nn.parallel import DistributedDataParallel
 
 from . import corpora
 from .batching import collate, token_batches
 from .checkpoint import atomic_write_json, load_checkpoint, load_training_state, resolve, save_checkpoint
 from .distributed import close_world, init_world
-from .evaluation import mean_nll
-from .models import build_model, model_spec
+from .evaluation import corpus_scores, mean_nll
+from .mix import epoch_indices, load_sources, parse_mix
+from .models import PRESETS, build_model, model_spec
 from .tokenizer import PAD_ID, encode, load_tokenizer, save_tokenizer, train_tokenizer
 from .translate import Translator
 
@@ -39,23 +41,26 @@ class TrainConfig:
     size: str = "base"
     corpus: str = "ding-en-de"
     direction: str = "en-de"
-    extra_phrases: bool = False  # add ding's multi-word phrase pairs to the training data
+    mix: str = ""  # training data, e.g. "ding-en-de*3,ding-en-de/lexicon*0.1,bible-en-de" (engine/mix.py); "" = corpus
     vocab_size: int = 4000
     model_overrides: dict = field(default_factory=dict)
-    max_tokens: int = 2000  # padded tokens per batch (batch x longest sequence)
-    lr: float = 1e-3
+    max_tokens: int = 1500  # padded tokens per batch (batch x longest sequence)
+    lr: float | None = None  # peak learning rate; None: the family's (FAMILY_RECIPES)
     schedule: str = "inverse-sqrt"  # after linear warm-up: "inverse-sqrt" decay or "constant"
-    warmup_steps: int = 300
+    warmup_steps: int | None = None  # None: the family's (FAMILY_RECIPES)
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     clip_norm: float = 1.0  # 0 disables clipping (the pre-clip norm is logged either way)
     minutes: float | None = None  # budget of training time (evaluation excluded)
     max_steps: int | None = None
+    max_train_tokens: int | None = None  # budget of training tokens (source + target, padding excluded)
     max_epochs: int | None = None
-    eval_every: int = 0  # steps between evaluations; 0 = once per epoch
-    valid_sentences: int = 200  # valid pairs decoded for validation BLEU (all are used for loss)
+    eval_every: int = 0  # steps between evaluations; 0 = once per epoch (unless eval_every_tokens)
+    eval_every_tokens: int = 0  # training tokens between evaluations: comparable learning curves across models
+    valid_sentences: int = 200  # valid pairs decoded for validation BLEU/chrF (all are used for loss)
     patience: int = 0  # stop after this many evaluations without a better validation loss; 0 = never
     checkpoint_every: int = 200  # steps between training checkpoints
+    average_last: int = 0  # keep the weights of the last N evaluations in snapshots/ (export averages them)
     bf16: bool = False  # bf16 autocast (CPUs with AVX-512 bf16, CUDA)
     seed: int = 1
     threads: int | None = None
@@ -63,17 +68,37 @@ class TrainConfig:
     train_limit: int | None = None  # use only the first N training pairs (tests, quick runs)
 
 
+# Peak learning rate and warm-up per model family, chosen on validation splits (results/quality-runs.md).
+FAMILY_RECIPES = {
+    "recurrent": {"lr": 3e-3, "warmup_steps": 100},
+    "transformer": {"lr": 2e-3, "warmup_steps": 300},
+    "hf-marian": {"lr": 1e-3, "warmup_steps": 600},  # post-norm: collapses to one output at 3e-3
+}
+
+
+def with_family_recipe(cfg: TrainConfig) -> TrainConfig:
+    """The config with the family's recipe filled in wherever it leaves a setting to the family (None)."""
+    recipe = FAMILY_RECIPES.get(PRESETS[cfg.preset][0], {}) if cfg.preset in PRESETS else {}
+    return replace(cfg, **{k: v for k, v in recipe.items() if getattr(cfg, k) is None})
+
+
 @dataclass
 class TrainerState:
     step: int = 0
     epoch: int = 0
     batch_in_epoch: int = 0
+    tokens_seen: int = 0  # training tokens processed (source + target, padding excluded)
     train_seconds: float = 0.0  # time spent in training steps: what the --minutes budget counts
     wall_seconds: float = 0.0  # everything, evaluation and checkpoints included
     best_valid_loss: float = math.inf
     evals_without_improvement: int = 0
     last_eval_step: int = 0  # the step of the newest evaluation this state includes
     finished: str | None = None  # why training stopped, once it did
+
+
+def snapshot_files(run_dir: Path) -> list[Path]:
+    """The run's evaluation-time weight snapshots, oldest first."""
+    return sorted((Path(run_dir) / "snapshots").glob("step-*.safetensors"))
 
 
 class TrainingStopped(RuntimeError):
@@ -111,6 +136,7 @@ def learning_rate(step: int, peak: float, warmup: int, schedule: str = "inverse-
 class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: Path, on_record: Callable[[dict], None] | None = None,
                  should_stop: Callable[[], bool] | None = None):
+        cfg = with_family_recipe(cfg)
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.on_record, self.should_stop = on_record or (lambda r: None), should_stop or (lambda: False)
         if cfg.threads:
@@ -120,10 +146,14 @@ class Trainer:
         if cfg.bf16 and self.device.type == "cpu" and not cpu_has_bf16():
             raise ValueError("--bf16 needs a CPU with native bf16 (AVX512-BF16 or AMX); this one would emulate it "
                              "and train many times slower. Leave --bf16 off here.")
-        self.train_pairs = corpora.load_split(cfg.corpus, "train", cfg.direction)[: cfg.train_limit]
-        if cfg.extra_phrases:
-            self.train_pairs += corpora.load_split(cfg.corpus, "phrases", cfg.direction)
+        self.sources = parse_mix(cfg.mix or cfg.corpus)
+        parts = load_sources(self.sources, cfg.direction)
+        parts[0] = parts[0][: cfg.train_limit]
+        self.source_sizes = [len(p) for p in parts]
+        self.train_pairs = [pair for part in parts for pair in part]
         self.valid_pairs = corpora.load_split(cfg.corpus, "valid", cfg.direction)
+        others = dict.fromkeys(s.corpus for s in self.sources if s.corpus != cfg.corpus)
+        self.other_valid = {c: corpora.load_split(c, "valid", cfg.direction)[: cfg.valid_sentences // 2] for c in others}
         self.state = TrainerState()
         checkpoint = resolve(self.run_dir / "checkpoint")
         resuming = checkpoint.exists()
@@ -138,6 +168,9 @@ class Trainer:
         if resuming:
             self.state = TrainerState(**load_training_state(checkpoint, self.model, self.optimizer))
             self.state.finished = None  # a resumed run goes on until its (possibly larger) budget is spent
+            for later in snapshot_files(self.run_dir):  # snapshots the checkpoint does not include
+                if int(later.stem.split("-")[1]) > self.state.step:
+                    later.unlink()
         self.network = DistributedDataParallel(self.model) if self.world.distributed else self.model  # what trains
         self.src_ids = [s[:MAX_TRAIN_TOKENS] for s in encode(self.tokenizer, [s for s, _ in self.train_pairs])]
         self.tgt_ids = [t[:MAX_TRAIN_TOKENS] for t in encode(self.tokenizer, [t for _, t in self.train_pairs])]
@@ -193,7 +226,7 @@ class Trainer:
             "train_minutes": round(self.state.train_seconds / 60, 2), "wall_minutes": round(self.state.wall_seconds / 60, 2),
             "best_valid_loss": self.state.best_valid_loss if math.isfinite(self.state.best_valid_loss) else None,
             "device": str(self.device), "processes": self.world.size, "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "train_pairs": len(self.train_pairs), "train_config": asdict(self.cfg),
+            "train_pairs": len(self.train_pairs), "tokens_seen": self.state.tokens_seen, "train_config": asdict(self.cfg),
         }
 
     def close(self) -> None:
@@ -209,10 +242,22 @@ class Trainer:
         save_checkpoint(self.run_dir / "checkpoint", self.model, self.spec, self.tokenizer, self.meta(),
                         optimizer=self.optimizer, trainer_state=asdict(self.state))
 
+    def save_snapshot(self) -> None:
+        """Weights at this evaluation, beside the last `average_last - 1` earlier ones."""
+        folder = self.run_dir / "snapshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"step-{self.state.step:08d}.tmp"
+        save_model(self.model, str(tmp))
+        tmp.replace(tmp.with_suffix(".safetensors"))
+        for old in snapshot_files(self.run_dir)[: -self.cfg.average_last]:
+            old.unlink()
+
     # ---------------------------------------------------------------- the loop
     def budget_left(self) -> bool:
         cfg, st = self.cfg, self.state
         if cfg.minutes is not None and st.train_seconds >= cfg.minutes * 60:
+            return False
+        if cfg.max_train_tokens is not None and st.tokens_seen >= cfg.max_train_tokens:
             return False
         if cfg.max_steps is not None and st.step >= cfg.max_steps:
             return False
@@ -251,25 +296,32 @@ class Trainer:
 
     @torch.inference_mode()
     def evaluate(self) -> dict:
+        """Validation loss on the corpus's valid split; greedy BLEU/chrF on its first valid sentences, and on a
+        few of every other corpus in the mix (suffixed with the corpus name)."""
         valid_loss = mean_nll(self.model, self.tokenizer, self.valid_pairs)
-        sample = self.valid_pairs[: self.cfg.valid_sentences]
         translator = Translator(self.model, self.tokenizer, self.spec)
-        hypotheses = [t.text for t in translator.translate([s for s, _ in sample])]
-        bleu = sacrebleu.corpus_bleu(hypotheses, [[t for _, t in sample]]).score
-        return {"valid_loss": round(valid_loss, 4), "valid_ppl": round(math.exp(min(valid_loss, 50)), 2), "valid_bleu": round(bleu, 2)}
+        record = {"valid_loss": round(valid_loss, 4), "valid_ppl": round(math.exp(min(valid_loss, 50)), 2)}
+        for corpus, pairs in {"": self.valid_pairs[: self.cfg.valid_sentences], **self.other_valid}.items():
+            hypotheses = [t.text for t in translator.translate([s for s, _ in pairs])]
+            scores = corpus_scores(hypotheses, [t for _, t in pairs], metrics=("bleu", "chrf"))
+            suffix = f"_{corpus}" if corpus else ""
+            record.update({f"valid_bleu{suffix}": scores["bleu"], f"valid_chrf{suffix}": scores["chrf"]})
+        return record
 
     def run_evaluation(self) -> None:
         """Evaluate on the main process; every rank then shares its verdict (for early stopping)."""
         st = self.state
         st.last_eval_step = st.step
         if self.world.main:
-            record = {"kind": "eval", "step": st.step, "epoch": st.epoch, **self.evaluate(),
+            record = {"kind": "eval", "step": st.step, "epoch": st.epoch, "tokens_seen": st.tokens_seen, **self.evaluate(),
                       "train_seconds": round(st.train_seconds, 2), "wall_seconds": round(st.wall_seconds, 2)}
             if record["valid_loss"] < st.best_valid_loss:
                 st.best_valid_loss, st.evals_without_improvement = record["valid_loss"], 0
                 save_checkpoint(self.run_dir / "best", self.model, self.spec, self.tokenizer, self.meta())
             else:
                 st.evals_without_improvement += 1
+            if self.cfg.average_last:
+                self.save_snapshot()
             self._log(record)
         best, waited = self.world.broadcast(st.best_valid_loss, st.evals_without_improvement)
         st.best_valid_loss, st.evals_without_improvement = best, int(waited)
@@ -280,13 +332,23 @@ class Trainer:
         out = self.train_step(batch)
         seconds = time.perf_counter() - step_start
         st.step, st.batch_in_epoch, st.train_seconds = st.step + 1, st.batch_in_epoch + 1, st.train_seconds + seconds
+        tokens_before, st.tokens_seen = st.tokens_seen, st.tokens_seen + out["tokens"]
         st.wall_seconds = wall_before + time.perf_counter() - wall_start
         self._log({"kind": "step", "step": st.step, "epoch": st.epoch, "loss": round(out["loss"], 4),
                    "tokens": out["tokens"], "tokens_per_s": round(out["tokens"] / seconds, 1),
                    "grad_norm": round(out["grad_norm"], 4), "lr": out["lr"],
-                   "train_seconds": round(st.train_seconds, 3), "wall_seconds": round(st.wall_seconds, 3)})
-        if self.cfg.eval_every and st.step % self.cfg.eval_every == 0:
+                   "tokens_seen": st.tokens_seen, "train_seconds": round(st.train_seconds, 3),
+                   "wall_seconds": round(st.wall_seconds, 3)})
+        every_tokens = self.cfg.eval_every_tokens
+        if (self.cfg.eval_every and st.step % self.cfg.eval_every == 0) or \
+                (every_tokens and st.tokens_seen // every_tokens > tokens_before // every_tokens):
             self.run_evaluation()
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        """This epoch's batches of indices into train_pairs: the mix's draw, then length-bucketed token batches."""
+        chosen = epoch_indices(self.source_sizes, [s.weight for s in self.sources], self.cfg.seed, epoch)
+        batches = token_batches([self.lengths[i] for i in chosen], self.cfg.max_tokens, self.cfg.seed, epoch)
+        return [[chosen[j] for j in batch] for batch in batches]
 
     def train(self) -> TrainerState:
         cfg, st = self.cfg, self.state
@@ -294,7 +356,7 @@ class Trainer:
         since_checkpoint = 0
         try:
             while not st.finished and self.keep_going():
-                batches = token_batches(self.lengths, cfg.max_tokens, cfg.seed, st.epoch)
+                batches = self.epoch_batches(st.epoch)
                 for batch in batches[st.batch_in_epoch:]:
                     if not self.keep_going():
                         break
@@ -305,7 +367,7 @@ class Trainer:
                         since_checkpoint = 0
                 if st.batch_in_epoch == len(batches):  # the epoch is complete
                     st.epoch, st.batch_in_epoch = st.epoch + 1, 0
-                    if not cfg.eval_every:
+                    if not (cfg.eval_every or cfg.eval_every_tokens):
                         self.run_evaluation()
                     if cfg.patience and st.evals_without_improvement >= cfg.patience:
                         st.finished = "early stopping"

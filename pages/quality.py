@@ -4,7 +4,7 @@ import streamlit as st
 from sacrebleu.metrics import CHRF
 
 from dashboard import figures
-from dashboard.models import list_models, load_eval
+from dashboard.models import list_models, load_eval, load_metrics
 from dashboard.widgets import chart, intro, source_note, to_csv
 from engine import corpora
 
@@ -32,21 +32,44 @@ metric = st.segmented_control("Metric", ["BLEU", "chrF", "TER"], default="BLEU")
 chart(figures.bars([r["model"] for r in rows], [r[metric] for r in rows], f"{metric} on the test split",
                    f"{metric} (0-100, {'lower' if metric == 'TER' else 'higher'} is better)"), rows, "quality.csv", "quality")
 
+st.subheader("The learning-curve race")
+st.markdown("Every shipped model had the same budget of training tokens. During training each one translated the "
+            "same validation sentences at fixed intervals; this race shows how quickly each learned.")
+c1, c2 = st.columns(2)
+y = c1.segmented_control("Score", ["valid_chrf", "valid_bleu"], default="valid_chrf",
+                         format_func=lambda k: "chrF" if k == "valid_chrf" else "BLEU", key="race-y") or "valid_chrf"
+x = c2.segmented_control("Against", ["tokens_seen", "train_minutes"], default="tokens_seen", key="race-x",
+                         format_func=lambda k: "training tokens" if k == "tokens_seen" else "training minutes") or "tokens_seen"
+runs = {e.name: records for e in list_models() if e.shipped and any(r.get("kind") == "eval" and y in r
+                                                                      for r in (records := load_metrics(e.metrics)))}
+if runs:
+    race_rows = [{"model": n, "x": px, "score": py} for n, r in runs.items() for px, py in zip(*figures.metric_series(r, y, x))]
+    chart(figures.training_curves(runs, y, x, kind="eval"), race_rows, "learning-curves.csv", "race")
+    leaders = figures.race_leaders(runs, y, x)
+    unit = "tokens" if x == "tokens_seen" else "minutes"
+    story = f"**{leaders[0][1]}** leads first" + "".join(f", **{name}** takes the lead at {point:,.0f} {unit}"
+                                                         for point, name in leaders[1:]) + "."
+    st.markdown(story if len(leaders) > 1 else f"**{leaders[0][1]}** leads from start to finish.")
+    source_note("From each shipped checkpoint's metrics.jsonl (validation: greedy decoding of the first 200 validation "
+                "sentences), written by `python -m engine train-all`.")
+else:
+    st.info("No shipped model has validation scores in its metrics.jsonl yet.")
+
 st.subheader("Long sentences")
-st.markdown("BLEU for source sentences of different lengths (in words). Claim 4 says recurrent models fall behind as "
-            "sentences grow; the shipped ding-en-de sentences are short (8 words on average), the bible-en-fr corpus "
-            "has long ones (about 25).")
+st.markdown("Claim 4 says recurrent models fall behind as sentences grow. ding-en-de's sentences are short (about 8 "
+            "words); bible-en-de's verses are long (about 25 words, many over 40).")
+metric = st.segmented_control("Score", ["chrf", "bleu"], default="chrf", key="length-metric",
+                              format_func=lambda k: "chrF" if k == "chrf" else "BLEU") or "chrf"
 for corpus in corpora.CORPORA:
-    of_corpus = {n: ev for n, ev in evals.items() if ev["corpus"] == corpus}
+    of_corpus = {e.name: ev for e in list_models() if (ev := load_eval(e, corpus)) and ev["corpus"] == corpus
+                 and "by_length" in ev}
     if not of_corpus:
-        st.info(f"No model evaluated on **{corpus}** yet. Train one on the Training page (pick corpus {corpus}) "
-                f"or run `python -m engine train --corpus {corpus}`.")
         continue
-    length_rows = [{"model": n, **row} for n, ev in of_corpus.items() for row in ev["bleu_by_length"]]
-    fig = figures.lines({n: ([r["bucket"] for r in ev["bleu_by_length"]], [r["bleu"] for r in ev["bleu_by_length"]])
-                         for n, ev in of_corpus.items()}, f"BLEU by source length — {corpus}",
-                        "source length (words)", "BLEU (0-100)", mode="lines+markers")
-    chart(fig, length_rows, f"bleu-by-length-{corpus}.csv", f"length-{corpus}")
+    rows_by_model = {n: ev["by_length"] for n, ev in of_corpus.items()}
+    length_rows = [{"model": n, **row} for n, rows in rows_by_model.items() for row in rows]
+    chart(figures.by_length(rows_by_model, metric, corpus), length_rows, f"by-length-{corpus}.csv", f"length-{corpus}")
+    source_note(f"From each checkpoint's {'eval.json' if corpus == first['corpus'] else f'eval-{corpus}.json'}, "
+                f"made by `{next(iter(of_corpus.values()))['command']}` (and likewise for the others).")
 
 st.subheader("Gallery of test sentences")
 corpus = st.selectbox("Corpus", sorted({ev["corpus"] for ev in evals.values()}))
@@ -68,7 +91,7 @@ def sentence_scores(hypotheses: tuple[tuple[str, ...], ...], references: tuple[s
 
 
 c1, c2, c3 = st.columns(3)
-order = c1.segmented_control("Show", ["best", "worst", "random"], default="random") or "random"
+order = c1.segmented_control("Show", ["best", "worst", "random"], default="random", key="gallery-order") or "random"
 max_words = max(len(s.split()) for s, _ in pairs)
 low, high = c2.slider("Source length (words)", 1, max_words, (1, max_words))
 count = c3.number_input("Sentences", 1, 50, 10)

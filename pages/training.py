@@ -26,7 +26,7 @@ minutes = c6.slider("Time budget (minutes)", 0.5, 30.0, 2.0, step=0.5)
 if st.button("Start training", type="primary", icon=":material/play_arrow:"):
     try:
         config = TrainConfig(preset=preset, size=size, corpus=corpus, direction=direction, minutes=minutes,
-                             max_tokens=1500, warmup_steps=200, eval_every=100, checkpoint_every=100)
+                             eval_every=100, checkpoint_every=100)
         manager.start(name.strip(), config)
         st.session_state.watching = name.strip()
         st.success(f"Training {name.strip()} started.")

@@ -80,3 +80,20 @@ def test_a_crash_between_the_two_renames_keeps_the_previous_checkpoint(saved):
     src, tgt = torch.tensor([[5, 6, 2]]), torch.tensor([[1, 8]])
     with torch.no_grad():
         assert torch.equal(model(src, tgt), loaded(src, tgt))
+
+
+def test_averaged_weights_are_the_element_wise_mean(tmp_path, tiny_tokenizer):
+    from safetensors.torch import save_model
+
+    from engine.checkpoint import average_weights
+
+    models = [tiny_model("transformer", len(tiny_tokenizer), seed=s) for s in range(3)]
+    for i, m in enumerate(models):
+        save_model(m, str(tmp_path / f"{i}.safetensors"))
+    mean = average_weights([tmp_path / f"{i}.safetensors" for i in range(3)])
+    for name, tensor in models[0].state_dict().items():
+        expected = sum(m.state_dict()[name].float() for m in models) / 3
+        torch.testing.assert_close(mean[name], expected)
+    assert not torch.equal(mean["embed.weight"], models[0].state_dict()["embed.weight"])
+    with pytest.raises(CheckpointError, match="no weights"):
+        average_weights([])

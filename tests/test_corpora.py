@@ -68,3 +68,36 @@ def test_tsv_round_trip_is_byte_stable(tmp_path):
     assert (tmp_path / "x.tsv.gz").read_bytes() == first
     assert corpora.read_tsv(tmp_path / "x.tsv.gz") == pairs
     assert gzip.decompress(first).decode() == "a b\tc d\né\tß\n"
+
+
+def test_dictionary_entries_become_a_lexicon_without_leaking_held_out_sentences(tmp_path):
+    source = tmp_path / "de-en"
+    lines = [f"Wort{i} {{n}} | Das ist Satz Nummer {i}. :: word{i} | This is sentence number {i}." for i in range(2600)]
+    lines += [
+        "Bahnhof {m} /Bhf./ | Bahnhöfe {pl} :: railway station [Br.]; train station | railway stations\n",
+        "Laie {m} | Laien {pl} :: layman | laymen\n",
+        "Satzsammlung {f} | Das ist Satz Nummer 7. Und mehr :: sentence collection | This is sentence number 7. And more\n",
+    ]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    counts = corpora.build_ding(tmp_path / "out", source)
+    load = lambda split: corpora.read_tsv(tmp_path / "out" / f"{split}.tsv.gz")  # noqa: E731
+    lexicon, same_lines = load("lexicon"), load("lexicon-heldout-lines")
+    assert ("railway station", "Bahnhof") in lexicon  # the /Bhf./ abbreviation is no alternative
+    assert ("layman", "Laie") in lexicon and ("laymen", "Laien") in lexicon
+    held_out = {s for split in ("valid", "test") for pair in load(split) for s in pair}
+    extras = lexicon + same_lines + load("phrases")
+    assert not any(h in text for pair in extras for text in pair for h in held_out)  # never equal, never contain
+    assert ("This is sentence number 7. And more", "Das ist Satz Nummer 7. Und mehr") not in extras
+    # the headwords of held-out sentences' lines are kept apart, so scores can be measured with and without them
+    held_out_words = {f"word{i}" for i in range(2600) if f"This is sentence number {i}." in held_out}
+    assert {en for en, _ in same_lines} == held_out_words
+    assert not held_out_words & {en for en, _ in lexicon}
+    assert counts["lexicon"] == len(lexicon) and counts["lexicon-heldout-lines"] == len(same_lines) == 2000
+
+
+def test_bible_en_de_aligns_verses_and_keeps_every_verse_in_one_split():
+    splits = {s: corpora.load_split("bible-en-de", s) for s in corpora.SPLITS}
+    assert ("Jesus wept.", "Jesus vergoß Tränen.") in [p for pairs in splits.values() for p in pairs]
+    assert sum(len(p) for p in splits.values()) > 30_000
+    words = [len(en.split()) for pairs in splits.values() for en, _ in pairs]
+    assert sum(words) / len(words) > 20  # the long-sentence corpus

@@ -69,9 +69,31 @@ def test_quality_page_lists_every_shipped_model():
     table = at.dataframe[0].value
     assert {"gru-attn", "transformer", "hf-marian"} <= set(table["model"])
     assert (table["BLEU"] >= 0).all()
-    at.segmented_control[1].set_value("worst")
+    at.segmented_control(key="gallery-order").set_value("worst")
     at.run()
     assert not at.exception
+
+
+def plotly_titles(at: AppTest) -> list[str]:
+    import json
+
+    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+
+
+def test_quality_page_races_the_learning_curves_and_scores_long_sentences():
+    import json
+
+    at = open_page("pages/quality.py")
+    titles = plotly_titles(at)
+    assert "validation chrF (0-100)" in titles and "chrF by source length — bible-en-de test" in titles
+    race = json.loads(at.get("plotly_chart")[titles.index("validation chrF (0-100)")].proto.spec)
+    shipped = {e.name for e in list_models() if e.shipped}
+    assert {trace["name"] for trace in race["data"]} == shipped
+    assert any("leads" in m.value for m in at.markdown)  # the race's one-line story
+    at.segmented_control(key="race-x").set_value("train_minutes")
+    at.segmented_control(key="length-metric").set_value("bleu")
+    at.run()
+    assert not at.exception and "BLEU by source length — bible-en-de test" in plotly_titles(at)
 
 
 def test_speed_page_measures_live():

@@ -1,9 +1,10 @@
+import itertools
 import json
 
 import pytest
 import torch
 
-from engine.training import Trainer, TrainConfig, TrainingStopped
+from engine.training import FAMILY_RECIPES, Trainer, TrainConfig, TrainingStopped, snapshot_files, with_family_recipe
 
 
 def config(**kw):
@@ -105,3 +106,38 @@ def test_a_crash_right_after_an_evaluation_leaves_no_duplicate_in_the_log(tmp_pa
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     evaluations = [r["step"] for r in records if r["kind"] == "eval"]
     assert len(evaluations) == 1
+
+
+def test_a_token_budget_stops_training_and_evaluations_come_at_token_intervals(tmp_path):
+    trainer = Trainer(config(max_steps=None, eval_every=0, max_train_tokens=6000, eval_every_tokens=2000), tmp_path / "run")
+    state = trainer.train()
+    steps, evals = records(tmp_path / "run"), records(tmp_path / "run", "eval")
+    assert state.finished == "budget spent" and state.tokens_seen >= 6000
+    assert state.tokens_seen - steps[-1]["tokens"] < 6000  # stopped at the first step past the budget
+    assert [r["tokens_seen"] for r in steps] == list(itertools.accumulate(r["tokens"] for r in steps))
+    crossings = [e["tokens_seen"] // 2000 for e in evals]
+    assert crossings == sorted(set(crossings)) and len(evals) >= 3  # one evaluation per 2,000 tokens
+    assert {"valid_chrf", "valid_bleu", "tokens_seen"} <= set(evals[0])
+
+
+def test_a_mix_trains_on_every_source_and_scores_each_corpus(tmp_path):
+    trainer = Trainer(config(mix="ding-en-de*2,ding-en-de/lexicon*0.001,bible-en-de*0.002", train_limit=None,
+                             max_steps=4), tmp_path / "run")
+    assert trainer.source_sizes[1] > 100_000 and trainer.source_sizes[2] > 20_000
+    drawn = [i for batch in trainer.epoch_batches(0) for i in batch]
+    ding = trainer.source_sizes[0]
+    assert sorted(i for i in drawn if i < ding) == sorted(list(range(ding)) * 2)
+    assert len([i for i in drawn if i >= ding + trainer.source_sizes[1]]) == round(0.002 * trainer.source_sizes[2])
+    trainer.train()
+    assert {"valid_chrf_bible-en-de", "valid_bleu_bible-en-de"} <= set(records(tmp_path / "run", "eval")[-1])
+
+
+def test_the_family_recipe_fills_what_the_config_leaves_open():
+    assert with_family_recipe(TrainConfig(preset="transformer")).lr == FAMILY_RECIPES["transformer"]["lr"]
+    assert with_family_recipe(TrainConfig(preset="gru", lr=5e-4)).lr == 5e-4
+    assert with_family_recipe(TrainConfig(preset="hf-marian")).warmup_steps == FAMILY_RECIPES["hf-marian"]["warmup_steps"]
+
+
+def test_snapshots_keep_the_last_evaluations_for_averaging(tmp_path):
+    Trainer(config(max_steps=12, eval_every=3, average_last=2), tmp_path / "run").train()
+    assert [p.stem for p in snapshot_files(tmp_path / "run")] == ["step-00000009", "step-00000012"]

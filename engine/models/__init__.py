@@ -35,8 +35,10 @@ SIZES = {
     "base": {},
     "tiny": {
         "recurrent": {"emb_dim": 32, "hidden": 32, "layers": 1, "dropout": 0.0},
-        "transformer": {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0},
-        "hf-marian": {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0},
+        "transformer": {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0,
+                        "attention_dropout": 0.0, "activation_dropout": 0.0},
+        "hf-marian": {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0,
+                      "attention_dropout": 0.0, "activation_dropout": 0.0},
     },
 }
 

@@ -17,10 +17,12 @@ class MarianSize:
     vocab_size: int = 8000
     d_model: int = 256
     heads: int = 4
-    ffn: int = 1024
+    ffn: int = 512
     encoder_layers: int = 3
     decoder_layers: int = 3
-    dropout: float = 0.1
+    dropout: float = 0.3
+    attention_dropout: float = 0.1
+    activation_dropout: float = 0.1
     max_len: int = 512
 
     def to_hf(self) -> MarianConfig:
@@ -28,6 +30,7 @@ class MarianSize:
             vocab_size=self.vocab_size, d_model=self.d_model, encoder_layers=self.encoder_layers,
             decoder_layers=self.decoder_layers, encoder_attention_heads=self.heads, decoder_attention_heads=self.heads,
             encoder_ffn_dim=self.ffn, decoder_ffn_dim=self.ffn, dropout=self.dropout, max_position_embeddings=self.max_len,
+            attention_dropout=self.attention_dropout, activation_dropout=self.activation_dropout,
             pad_token_id=PAD_ID, eos_token_id=EOS_ID, bos_token_id=BOS_ID, decoder_start_token_id=BOS_ID,
             forced_eos_token_id=EOS_ID, scale_embedding=True, share_encoder_decoder_embeddings=True,
             tie_word_embeddings=True,
