@@ -5,11 +5,11 @@ import streamlit as st
 def main() -> None:
     st.set_page_config(page_title="Seq2Seq Arena", page_icon=":material/translate:", layout="wide")
     pages = [
-        st.Page("pages/translate.py", title="Translate", icon=":material/translate:", default=True),
-        st.Page("pages/quality.py", title="Quality", icon=":material/grading:"),
-        st.Page("pages/speed.py", title="Speed & scaling", icon=":material/speed:"),
-        st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
-        st.Page("pages/lab.py", title="Lab", icon=":material/science:"),
+        st.Page("views/translate.py", title="Translate", icon=":material/translate:", default=True),
+        st.Page("views/quality.py", title="Quality", icon=":material/grading:"),
+        st.Page("views/speed.py", title="Speed & scaling", icon=":material/speed:"),
+        st.Page("views/training.py", title="Training", icon=":material/model_training:"),
+        st.Page("views/lab.py", title="Lab", icon=":material/science:"),
     ]
     st.navigation(pages).run()
 

@@ -139,7 +139,7 @@ def test_the_dashboard_keeps_serving_the_other_models_when_one_file_is_bad():
             shutil.copytree(CHECKPOINTS_DIR / "gru", RUNS_DIR / name / "best")
             weights = RUNS_DIR / name / "best" / "model.safetensors"
             weights.write_bytes(weights.read_bytes()[:1000] if kind == "truncated" else pickle.dumps({"a": 1}))
-        at = open_page("pages/translate.py")
+        at = open_page("views/translate.py")
         at.multiselect[0].set_value(["gru-attn", *broken])
         translate(at, "The house is small.")
         errors = " ".join(e.value for e in at.error)

@@ -66,3 +66,27 @@ def test_every_page_renders_in_the_browser(server, page, path, heading, wait_for
     page.wait_for_timeout(1500)
     no_exception(page)
     page.screenshot(path=str(ARTIFACTS / f"{path}.png"), full_page=True)
+
+
+def test_quality_page_draws_the_learning_curve_race_and_the_long_sentence_chart(server, page):
+    page.goto(f"{server}/quality")
+    expect(page.get_by_text("The learning-curve race")).to_be_visible()
+    charts = page.locator(".js-plotly-plot")
+    expect(charts).to_have_count(3)  # scores, the race, scores by sentence length
+    expect(charts.nth(1).get_by_text("validation chrF (0-100)").first).to_be_attached()
+    expect(charts.nth(2).get_by_text("chrF by source length — ding-en-de test").first).to_be_attached()
+    page.get_by_text("long Bible verses", exact=False).first.click()
+    expect(page.locator(".js-plotly-plot").nth(2).get_by_text("chrF by source length — bible-en-de test").first).to_be_attached()
+    no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "quality-long.png"), full_page=True)
+
+
+def test_a_deep_link_to_a_fresh_server_gets_the_real_navigation(page):
+    """A shared link or a bookmark is often a class's first request to a (re)started server."""
+    with streamlit_server() as (url, _):
+        page.goto(f"{url}/lab")
+        expect(page.get_by_role("heading", name="Lab").first).to_be_visible()
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        expect(nav.get_by_text("Speed & scaling")).to_be_visible()  # page titles, not file names
+        expect(nav.get_by_text("streamlit app")).to_have_count(0)
+        no_exception(page)

@@ -114,7 +114,7 @@ def test_translate_page_shows_a_local_hugging_face_model(tiny_marian, monkeypatc
     from tests.test_pages import open_page, translate
 
     monkeypatch.setenv("SEQ2SEQ_HF_MODELS", str(tiny_marian.parent))
-    at = open_page("pages/translate.py")
+    at = open_page("views/translate.py")
     assert "tiny-marian" in at.multiselect[0].options
     at.multiselect[0].set_value(["gru-attn", "tiny-marian"])
     translate(at, "The house is small.")

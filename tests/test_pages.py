@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(not list_models(), reason="needs the shipped che
 def open_page(page: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
     at.run()
-    if page != "pages/translate.py":
+    if page != "views/translate.py":
         at.switch_page(page)
         at.run()
     assert not at.exception, at.exception
@@ -35,7 +35,7 @@ def translate(at: AppTest, text: str) -> AppTest:
 
 
 def test_translate_page_shows_every_models_translation():
-    at = open_page("pages/translate.py")
+    at = open_page("views/translate.py")
     assert at.title[0].value == "Translate"
     models = at.multiselect[0].value
     assert len(models) >= 7
@@ -50,13 +50,13 @@ def test_translate_page_shows_every_models_translation():
 
 
 def test_translate_page_refuses_empty_input_politely():
-    at = open_page("pages/translate.py")
+    at = open_page("views/translate.py")
     translate(at, "   \u200b ")
     assert any("Type a sentence" in i.value for i in at.info)
 
 
 def test_translate_page_shuffle_toggle_adds_shuffled_rows():
-    at = open_page("pages/translate.py")
+    at = open_page("views/translate.py")
     at.multiselect[0].set_value(["transformer", "transformer-nopos"])
     at.toggle[0].set_value(True)
     translate(at, "The dog bites the man.")
@@ -65,7 +65,7 @@ def test_translate_page_shuffle_toggle_adds_shuffled_rows():
 
 
 def test_quality_page_lists_every_shipped_model():
-    at = open_page("pages/quality.py")
+    at = open_page("views/quality.py")
     table = at.dataframe[0].value
     assert {"gru-attn", "transformer", "hf-marian"} <= set(table["model"])
     assert (table["BLEU"] >= 0).all()
@@ -83,21 +83,24 @@ def plotly_titles(at: AppTest) -> list[str]:
 def test_quality_page_races_the_learning_curves_and_scores_long_sentences():
     import json
 
-    at = open_page("pages/quality.py")
+    at = open_page("views/quality.py")
     titles = plotly_titles(at)
-    assert "validation chrF (0-100)" in titles and "chrF by source length — bible-en-de test" in titles
+    assert "validation chrF (0-100)" in titles and "chrF by source length — ding-en-de test" in titles
     race = json.loads(at.get("plotly_chart")[titles.index("validation chrF (0-100)")].proto.spec)
     shipped = {e.name for e in list_models() if e.shipped}
     assert {trace["name"] for trace in race["data"]} == shipped
     assert any("leads" in m.value for m in at.markdown)  # the race's one-line story
+    assert any("translates best here" in m.value for m in at.markdown)  # plain language before the metrics
+    at.segmented_control(key="test-set").set_value("bible-en-de")
     at.segmented_control(key="race-x").set_value("train_minutes")
     at.segmented_control(key="length-metric").set_value("bleu")
     at.run()
     assert not at.exception and "BLEU by source length — bible-en-de test" in plotly_titles(at)
+    assert set(at.dataframe[0].value["model"]) == shipped  # every shipped model scored on the long verses
 
 
 def test_speed_page_measures_live():
-    at = open_page("pages/speed.py")
+    at = open_page("views/speed.py")
     at.button[0].click()
     at.run()
     assert not at.exception
@@ -105,7 +108,7 @@ def test_speed_page_measures_live():
 
 
 def test_lab_page_runs_its_experiments():
-    at = open_page("pages/lab.py")
+    at = open_page("views/lab.py")
     for key in ("run-grad", "run-clip", "run-pe"):
         at.button(key=key).click()
         at.run()
@@ -117,7 +120,7 @@ def test_lab_page_runs_its_experiments():
 
 def test_training_page_trains_in_the_background_and_refuses_bad_names():
     name = f"test-{uuid.uuid4().hex[:8]}"
-    at = open_page("pages/training.py")
+    at = open_page("views/training.py")
     at.text_input[0].input("../escape")
     at.button[0].click()
     at.run()
@@ -142,7 +145,7 @@ def test_training_page_trains_in_the_background_and_refuses_bad_names():
 
 
 def test_speed_page_shows_the_shipped_benchmark_against_generate_and_ctranslate2():
-    at = open_page("pages/speed.py")
+    at = open_page("views/speed.py")
     tables = [d.value for d in at.dataframe]
     ratios = next(t for t in tables if "ratio" in t.columns)
     assert "decode_greedy_b1_24_transformer_over_generate" in set(ratios["ratio"])

@@ -1,0 +1,78 @@
+import streamlit as st
+
+from dashboard import figures, quality
+from dashboard.models import list_models, load_eval, load_metrics
+from dashboard.widgets import chart, intro, source_note, to_csv
+from engine import corpora
+
+intro("Quality", """
+How good is each model? Every model translated the same held-out test sentences it never saw in training, and
+[sacrebleu](https://github.com/mjpost/sacrebleu) compared its output with a human translation. **chrF** counts
+matching character sequences and is kind to near misses; **BLEU** counts matching word sequences (both 0–100,
+higher is better); **TER** counts the edits still needed (lower is better).
+""")
+
+models = list_models()
+test_sets = [c for c in corpora.CORPORA if any(load_eval(e, c) and load_eval(e, c)["corpus"] == c for e in models)]
+if not test_sets:
+    st.warning("No evaluation results yet: run `python -m engine eval CHECKPOINT` or train a model on the Training page.")
+    st.stop()
+corpus = st.segmented_control("Test sentences", test_sets, default=test_sets[0], key="test-set",
+                              format_func=lambda c: quality.TEST_SETS.get(c, c)) or test_sets[0]
+evals = {e.name: ev for e in models if (ev := load_eval(e, corpus)) and ev["corpus"] == corpus}
+rows = quality.score_rows(evals)
+st.markdown(quality.verdict(rows))
+metric = st.segmented_control("Metric", ["chrF", "BLEU", "TER"], default="chrF", key="metric") or "chrF"
+chart(figures.bars([r["model"] for r in rows], [r[metric] for r in rows], f"{metric} on the {corpus} test split",
+                   f"{metric} (0-100, {'lower' if metric == 'TER' else 'higher'} is better)"), rows, "quality.csv", "quality")
+st.dataframe(rows, hide_index=True, width="stretch")
+first = next(iter(evals.values()))
+source_note(f"From each checkpoint's eval file (eval.json for the corpus it was trained on, eval-<corpus>.json for "
+            f"another), made by `{first['command']}` (and likewise for the others). BLEU `{first['bleu_signature']}` · "
+            f"chrF `{first['chrf_signature']}` · TER `{first['ter_signature']}`")
+
+st.subheader("The learning-curve race")
+st.markdown("Every shipped model had the same budget of training tokens. During training each one translated the "
+            "same validation sentences at fixed intervals; the race shows how quickly each learned.")
+c1, c2 = st.columns(2)
+y = c1.segmented_control("Score", ["valid_chrf", "valid_bleu", "valid_chrf_bible-en-de"], default="valid_chrf",
+                         key="race-y", format_func=figures.label) or "valid_chrf"
+x = c2.segmented_control("Against", ["tokens_seen", "train_minutes"], default="tokens_seen", key="race-x",
+                         format_func=figures.label) or "tokens_seen"
+runs = {e.name: records for e in models if e.shipped
+        and any(r.get("kind") == "eval" and y in r for r in (records := load_metrics(e.metrics)))}
+if runs:
+    race_rows = [{"model": n, x: px, y: py} for n, r in runs.items() for px, py in zip(*figures.metric_series(r, y, x))]
+    chart(figures.training_curves(runs, y, x, kind="eval"), race_rows, "learning-curves.csv", "race")
+    st.markdown(quality.race_story(figures.race_leaders(runs, y, x), "tokens" if x == "tokens_seen" else "minutes"))
+    source_note("From each shipped checkpoint's metrics.jsonl (greedy decoding of the first 200 ding-en-de and 100 "
+                "bible-en-de validation sentences), written by `python -m engine train-all`.")
+else:
+    st.info("No shipped model has these validation scores in its metrics.jsonl yet.")
+
+st.subheader("Long sentences")
+st.markdown("Claim 4 says recurrent models fall behind as sentences grow. Here is each model's score for test "
+            "sentences of different lengths.")
+length_metric = st.segmented_control("Score", ["chrf", "bleu"], default="chrf", key="length-metric",
+                                     format_func=lambda k: "chrF" if k == "chrf" else "BLEU") or "chrf"
+by_length = {n: ev["by_length"] for n, ev in evals.items() if "by_length" in ev}
+if by_length:
+    length_rows = [{"model": n, **row} for n, rows_ in by_length.items() for row in rows_]
+    chart(figures.by_length(by_length, length_metric, corpus), length_rows, f"by-length-{corpus}.csv", "length")
+
+st.subheader("Gallery of test sentences")
+pairs = corpora.load_split(corpus, "test", first["direction"])
+outputs = {n: ev["hypotheses"] for n, ev in evals.items()
+           if ev["direction"] == first["direction"] and len(ev.get("hypotheses", [])) == len(pairs)}
+if not outputs:
+    st.info("No model has outputs for the whole test split (browser-trained models are scored on part of it).")
+    st.stop()
+scores = st.cache_data(quality.sentence_chrf, show_spinner=False)(list(outputs.values()), [t for _, t in pairs])
+c1, c2, c3 = st.columns(3)
+order = c1.segmented_control("Show", ["best", "worst", "random"], default="random", key="gallery-order") or "random"
+max_words = max(len(s.split()) for s, _ in pairs)
+words = c2.slider("Source length (words)", 1, max_words, (1, max_words))
+count = c3.number_input("Sentences", 1, 50, 10)
+gallery = quality.gallery_rows(pairs, outputs, scores, order, words, count)
+st.dataframe(gallery, hide_index=True, width="stretch")
+st.download_button("Download gallery (CSV)", to_csv(gallery), file_name="gallery.csv", mime="text/csv")
