@@ -138,9 +138,10 @@ def export(run_dir: Path, out: Path, command: str) -> None:
     print(f"exported {source} -> {out}")
 
 
-def eval_file(checkpoint: Path, corpus: str | None = None) -> Path:
-    """eval.json for the checkpoint's own corpus, eval-<corpus>.json for another one."""
-    return checkpoint / ("eval.json" if corpus is None else f"eval-{corpus}.json")
+def eval_file(checkpoint: Path, corpus: str | None = None, split: str = "test") -> Path:
+    """eval.json for the test split of the checkpoint's own corpus, eval-<corpus>.json for another corpus,
+    with -<split> added for a split other than test (e.g. eval-valid.json while choosing a beam)."""
+    return checkpoint / ("eval" + (f"-{corpus}" if corpus else "") + (f"-{split}" if split != "test" else "") + ".json")
 
 
 def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float = 1.0, corpus: str | None = None) -> dict:
@@ -157,7 +158,7 @@ def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float
     command = f"python -m engine eval {shown} --split {split} --beam {beam}" + (f" --corpus {corpus}" if corpus else "")
     result = evaluation_record(translator, pairs, split, command, beam, length_penalty)
     result["corpus"] = corpus or own
-    atomic_write_json(eval_file(path, corpus), result)
+    atomic_write_json(eval_file(path, corpus, split), result)
     print(f"{path.name} on {corpus or own} {split}: BLEU {result['bleu']}  chrF {result['chrf']}  TER {result['ter']}  "
           f"ppl {result['perplexity']}")
     return result
@@ -202,7 +203,8 @@ def cmd_report(args) -> None:
     by_corpus: dict[str, list[dict]] = {}
     for path in files:
         e = json.loads(path.read_text())
-        by_corpus.setdefault(e["corpus"], []).append(e)
+        if e.get("split", "test") == "test":
+            by_corpus.setdefault(e["corpus"], []).append(e)
     for corpus, evals in by_corpus.items():
         long = [e for e in evals if e.get("long_sentences")]
         print(f"\n**{corpus} test** ({evals[0]['sentences']:,} sentences)\n")
@@ -303,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_options(p)
     p.set_defaults(func=cmd_train_all)
 
-    p = sub.add_parser("eval", help="sacrebleu BLEU/chrF/TER, BLEU by length, perplexity -> CHECKPOINT/eval.json")
+    p = sub.add_parser("eval", help="sacrebleu BLEU/chrF/TER, scores by length, perplexity -> CHECKPOINT/eval.json "
+                                    "(eval-<corpus>.json for --corpus, eval-valid.json for --split valid)")
     p.add_argument("checkpoint")
     p.add_argument("--split", default="test", choices=list(corpora.SPLITS))
     p.add_argument("--beam", type=int, default=5)

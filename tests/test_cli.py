@@ -28,9 +28,29 @@ def test_train_export_eval_translate_end_to_end(tmp_path):
     run("export", str(run_dir), str(tmp_path / "shipped"))
     run("eval", str(tmp_path / "shipped"), "--beam", "2")
     result = json.loads((tmp_path / "shipped" / "eval.json").read_text())
-    assert result["sentences"] == 1000 and "BLEU" in result["bleu_signature"] or "nrefs" in result["bleu_signature"]
+    assert result["sentences"] == 1000 and result["bleu_signature"].startswith("nrefs:1|")
     out = run("translate", str(tmp_path / "shipped"), "The house is small.", "-v").stdout
     assert "ms" in out
+
+
+def test_a_mixed_token_budget_run_is_averaged_at_export_and_scored_on_both_test_splits(tmp_path):
+    run_dir, shipped = tmp_path / "run", tmp_path / "shipped"
+    run("train", "--preset", "gru-attn", "--size", "tiny", "--mix", "ding-en-de,bible-en-de*0.005", "--train-limit", "150",
+        "--max-train-tokens", "4000", "--eval-every-tokens", "1000", "--average-last", "3", "--vocab-size", "300",
+        "--max-tokens", "300", "--run-dir", str(run_dir))
+    evals = [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "eval"]
+    assert len(evals) >= 4 and all("valid_chrf_bible-en-de" in r for r in evals)
+    out = run("export", str(run_dir), str(shipped)).stdout
+    assert "averaging 3 snapshots" in out
+    averaging = json.loads((shipped / "config.json").read_text())["meta"]["averaging"]
+    assert averaging["shipped"] in ("averaged", "best") and len(averaging["snapshots"]) == 3
+    run("eval", str(shipped), "--beam", "1")
+    run("eval", str(shipped), "--beam", "1", "--corpus", "bible-en-de")
+    bible = json.loads((shipped / "eval-bible-en-de.json").read_text())
+    assert bible["corpus"] == "bible-en-de" and bible["long_sentences"]["min_words"] == 30
+    assert bible["by_length"][-1]["bucket"] in ("61-80", "81+")  # the long buckets are there
+    report = run("report", "--dir", str(tmp_path)).stdout
+    assert "**ding-en-de test**" in report and "**bible-en-de test**" in report and "≥ 30 words" in report
 
 
 def test_bad_checkpoint_path_is_a_clear_error(tmp_path):

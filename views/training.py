@@ -40,8 +40,9 @@ if not runs:
 watching = st.session_state.get("watching")
 selected = st.selectbox("Watch run", runs, index=runs.index(watching) if watching in runs else 0)
 overlay = st.toggle("Overlay the shipped models", value=True)
-x_axis = st.segmented_control("Horizontal axis", ["step", "wall_seconds"], default="step",
-                              format_func=lambda x: {"step": "optimizer steps", "wall_seconds": "wall-clock time"}[x]) or "step"
+x_axis = st.segmented_control("Horizontal axis", ["tokens_seen", "step", "wall_seconds"], default="tokens_seen",
+                              format_func=lambda x: {"tokens_seen": "training tokens", "step": "optimizer steps",
+                                                     "wall_seconds": "wall-clock time"}[x]) or "tokens_seen"
 
 
 @st.fragment(run_every=2)
@@ -63,7 +64,7 @@ def live_view():
         c2.metric("loss", f"{last['loss']:.3f}")
         c3.metric("tokens/s", f"{last['tokens_per_s']:,.0f}")
         c4.metric("training time", f"{last['train_seconds'] / 60:.1f} min")
-    for metric, kind, smooth in (("loss", "step", 10), ("valid_bleu", "eval", 1), ("grad_norm", "step", 10)):
+    for metric, kind, smooth in (("loss", "step", 10), ("valid_chrf", "eval", 1), ("grad_norm", "step", 10)):
         rows = [{"run": n, **r} for n, rs in records.items() for r in rs if r.get("kind") == kind]
         chart(figures.training_curves(records, metric, x_axis, kind, smooth), rows, f"{metric}.csv", f"{metric}")
 

@@ -28,12 +28,19 @@ corpus = next((metas[e.name]["corpus"] for e in candidates if metas[e.name].get(
 
 @st.cache_data(show_spinner=False)
 def examples(corpus: str, direction: str) -> list[str]:
-    pairs = corpora.load_split(corpus, "test", direction)
-    picks = random.Random(7).sample(pairs, 12)
-    return [s for s, _ in sorted(picks, key=lambda p: len(p[0]))]
+    """Eight test sentences of the models' corpus, then four of every other corpus in this direction (long
+    Bible verses for en-de), shortest first."""
+    picks = []
+    for other in [corpus] + [c for c in corpora.CORPORA if c != corpus and direction in corpora.directions(c)]:
+        try:
+            pairs = corpora.load_split(other, "test", direction)
+        except corpora.CorpusError:
+            continue
+        picks += sorted((s for s, _ in random.Random(7).sample(pairs, 8 if other == corpus else 4)), key=len)
+    return picks
 
 
-example = st.selectbox("Pick an example from the test set (or type your own below)", ["—"] + examples(corpus, direction))
+example = st.selectbox("Pick an example from the test sets (or type your own below)", ["—"] + examples(corpus, direction))
 text = st.text_area("Sentence", value="" if example == "—" else example, max_chars=None, height=80,
                     placeholder="The weather is nice today.")
 names = [e.name for e in candidates]
