@@ -10,7 +10,7 @@ from pathlib import Path
 from engine import corpora
 from engine.checkpoint import atomic_write_json
 from engine.evaluation import evaluation_record
-from engine.training import Trainer, TrainConfig
+from engine.training import TrainConfig, Trainer
 from engine.translate import Translator
 
 from .models import RUNS_DIR

@@ -9,7 +9,8 @@ from pathlib import Path
 import streamlit as st
 
 from engine.checkpoint import CheckpointError, read_json
-from engine.hf_interop import is_transformers_dir, load_translator as open_translator
+from engine.hf_interop import is_transformers_dir
+from engine.hf_interop import load_translator as open_translator
 from engine.translate import Translator
 
 ROOT = Path(__file__).resolve().parent.parent

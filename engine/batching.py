@@ -9,7 +9,8 @@ from .tokenizer import BOS_ID
 from .translate import pad_batch
 
 
-def token_batches(lengths: list[int], max_tokens: int, seed: int, epoch: int, bucket_batches: int = 50) -> list[list[int]]:
+def token_batches(lengths: list[int], max_tokens: int, seed: int, epoch: int,
+                  bucket_batches: int = 50) -> list[list[int]]:
     """Index batches whose padded size (batch x longest) stays within max_tokens; the same for the same seed+epoch.
 
     Shuffle, sort by length inside chunks of ~bucket_batches batches, cut into batches, shuffle the batches.
@@ -35,7 +36,10 @@ def token_batches(lengths: list[int], max_tokens: int, seed: int, epoch: int, bu
     return batches
 
 
-def collate(src_ids: list[list[int]], tgt_ids: list[list[int]], device="cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # src [B, S], decoder input [B, T], decoder output [B, T]
+
+
+def collate(src_ids: list[list[int]], tgt_ids: list[list[int]], device="cpu") -> Batch:
     """(src, decoder input = BOS + target, decoder output = target + EOS), PAD-padded. Targets already end in EOS."""
     return (
         pad_batch(src_ids, device),

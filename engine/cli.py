@@ -66,7 +66,8 @@ def run_training(cfg, run_dir: Path, resume: bool) -> None:
     def on_record(record: dict) -> None:
         if record["kind"] == "step":
             bar.n = progress(record)
-            bar.set_postfix(loss=record["loss"], tok_s=int(record["tokens_per_s"]), gnorm=record["grad_norm"], refresh=False)
+            bar.set_postfix(loss=record["loss"], tok_s=int(record["tokens_per_s"]), gnorm=record["grad_norm"],
+                            refresh=False)
             bar.update(0)
         elif record["kind"] == "eval":
             scores = ", ".join(f"{k[6:]} {v}" for k, v in record.items() if k.startswith(("valid_bleu", "valid_chrf")))
@@ -118,7 +119,8 @@ def export(run_dir: Path, out: Path, command: str) -> None:
 
     source = run_dir / "best" if (run_dir / "best").exists() else run_dir / "checkpoint"
     model, spec, tokenizer, meta = load_checkpoint(source)
-    meta = {**meta, "command": command, "exported_from": str(source.relative_to(ROOT) if source.is_relative_to(ROOT) else source)}
+    meta = {**meta, "command": command,
+            "exported_from": str(source.relative_to(ROOT) if source.is_relative_to(ROOT) else source)}
     snapshots = snapshot_files(run_dir)[-meta.get("train_config", {}).get("average_last", 0):]
     if len(snapshots) > 1:
         valid = corpora.load_split(meta["corpus"], "valid", meta["direction"])
@@ -144,7 +146,8 @@ def eval_file(checkpoint: Path, corpus: str | None = None, split: str = "test") 
     return checkpoint / ("eval" + (f"-{corpus}" if corpus else "") + (f"-{split}" if split != "test" else "") + ".json")
 
 
-def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float = 1.0, corpus: str | None = None) -> dict:
+def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float = 1.0,
+                        corpus: str | None = None) -> dict:
     """Translate a test (or valid) split and write the scores beside the checkpoint; `corpus` picks another
     corpus of the same direction (e.g. the long bible-en-de sentences for a model trained on ding-en-de)."""
     from .evaluation import evaluation_record

@@ -165,7 +165,8 @@ def ding_entries(path: Path = DING_PATH):
                 if not de or not en:
                     continue
                 if "/" in de or "/" in en:
-                    short = clean_ding_part(_ABBREVIATION.sub("", de_raw)), clean_ding_part(_ABBREVIATION.sub("", en_raw))
+                    short = clean_ding_part(_ABBREVIATION.sub("", de_raw)), clean_ding_part(_ABBREVIATION.sub("",
+                                                                                                              en_raw))
                     if all(short) and "/" not in short[0] + short[1] and min(len(x.split()) for x in short) < 2:
                         yield number, short[1], short[0], "lexicon"  # "Bahnhof /Bhf./": an abbreviation, not a choice
                     else:
@@ -217,7 +218,8 @@ def build_ding(out_dir: Path, path: Path = DING_PATH) -> dict[str, int]:
     splits = split_pairs(sentences)
     held_out = {s for split in ("valid", "test") for pair in splits[split] for s in pair}
     held_out_lines = {n for n, en, de, kind in entries if kind == "sentence" and en in held_out}
-    leaking = contains_any([x for _, en, de, kind in entries if kind in ("phrase", "lexicon") for x in (en, de)], held_out)
+    leaking = contains_any([x for _, en, de, kind in entries if kind in ("phrase", "lexicon") for x in (en, de)],
+                           held_out)
     extras: dict[str, list[tuple[str, str]]] = {"phrases": [], "lexicon": [], "lexicon-heldout-lines": []}
     for number, en, de, kind in entries:
         if kind not in ("phrase", "lexicon") or en in leaking or de in leaking:

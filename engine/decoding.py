@@ -7,7 +7,8 @@ from .models import Seq2Seq
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
-def max_lengths(source_lengths: list[int], ratio: float, fixed: int | None = None, extra: int = 10, cap: int = 256) -> list[int]:
+def max_lengths(source_lengths: list[int], ratio: float, fixed: int | None = None, extra: int = 10,
+                cap: int = 256) -> list[int]:
     """Output length limit per sentence: ratio x source length (in tokens, EOS included) + extra, at most cap;
     or `fixed` for every sentence."""
     return [fixed if fixed is not None else min(cap, int(ratio * n + extra)) for n in source_lengths]

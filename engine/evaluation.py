@@ -61,7 +61,8 @@ def long_sentence_scores(sources: list[str], hypotheses: list[str], references: 
 
 
 @torch.inference_mode()
-def mean_nll(model, tokenizer, pairs: list[tuple[str, str]], max_tokens: int = 4000, label_smoothing: float = 0.0) -> float:
+def mean_nll(model, tokenizer, pairs: list[tuple[str, str]], max_tokens: int = 4000,
+             label_smoothing: float = 0.0) -> float:
     """Teacher-forced mean negative log-likelihood per target token (exp() of it is perplexity)."""
     model.eval()
     device = next(model.parameters()).device

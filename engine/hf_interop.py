@@ -51,7 +51,7 @@ class HFTranslator(Translator):
         return True  # loaded with eager attention, which returns its weights
 
     @classmethod
-    def load(cls, path: Path, device: str = "cpu") -> "HFTranslator":
+    def load(cls, path: Path, device: str = "cpu") -> HFTranslator:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
         path = Path(path)
@@ -87,7 +87,8 @@ class HFTranslator(Translator):
             src_len = int(batch["attention_mask"][i].sum())
             weights = None if attention is None else attention[:, :, i, : len(out) + 1, :src_len]
             results.append(Translation(
-                text=self.tokenizer.decode(out, skip_special_tokens=True), tokens=self.tokenizer.convert_ids_to_tokens(out),
+                text=self.tokenizer.decode(out,
+                                           skip_special_tokens=True), tokens=self.tokenizer.convert_ids_to_tokens(out),
                 source_tokens=self.tokenizer.convert_ids_to_tokens(batch["input_ids"][i, :src_len].tolist()), ms=ms,
                 attention=weights, truncated=len(full[i]) > MAX_SOURCE_TOKENS))
         return results
@@ -128,13 +129,15 @@ def export_transformer(checkpoint: Path, out: Path) -> Path:
                                 pad_token_id=PAD_ID, forced_eos_token_id=None, suppress_tokens=[PAD_ID, BOS_ID])
     out = Path(out)
     hf.save_pretrained(out)
-    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", EOS_ID)])
+    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>",
+                                                                               special_tokens=[("</s>", EOS_ID)])
     tokenizer.save_pretrained(out)  # adds </s> to every source, as our encoder was trained
     return out
 
 
 # our layer's module names -> Pegasus's, per side
-PEGASUS_ATTENTION = {"encoder": {"attn": "self_attn"}, "decoder": {"self_attn": "self_attn", "cross_attn": "encoder_attn"}}
+PEGASUS_ATTENTION = {"encoder": {"attn": "self_attn"}, "decoder": {"self_attn": "self_attn",
+                                                                   "cross_attn": "encoder_attn"}}
 PEGASUS_LAYER = {
     "encoder": {"norm1": "self_attn_layer_norm", "norm2": "final_layer_norm", "ffn.up": "fc1", "ffn.down": "fc2"},
     "decoder": {"norm1": "self_attn_layer_norm", "norm2": "encoder_attn_layer_norm", "norm3": "final_layer_norm",

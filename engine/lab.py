@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from .models import build_model, model_spec
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
-GRADIENT_FLOW_PRESETS = ("rnn-tanh", "rnn-relu-attn", "lstm", "gru", "transformer")  # recurrent ones run without attention
+GRADIENT_FLOW_PRESETS = ("rnn-tanh", "rnn-relu-attn", "lstm", "gru",
+                         "transformer")  # recurrent ones run without attention
 
 
 def _recurrent_weights(model):
@@ -29,7 +30,8 @@ def gradient_by_source_position(preset: str, length: int = 40, vocab: int = 200,
         overrides = {"d_model": hidden, "heads": 4, "ffn": 4 * hidden, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0,
                      "attention_dropout": 0.0, "activation_dropout": 0.0}
     else:
-        overrides = {"emb_dim": hidden, "hidden": hidden, "layers": 1, "dropout": 0.0, "bidirectional": False, "attention": "none"}
+        overrides = {"emb_dim": hidden, "hidden": hidden, "layers": 1, "dropout": 0.0, "bidirectional": False,
+                     "attention": "none"}
     model = build_model(model_spec(preset, vocab, **overrides)).eval()
     if init == "default":
         with torch.no_grad():

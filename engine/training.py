@@ -13,9 +13,9 @@ import gc
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -153,7 +153,8 @@ class Trainer:
         self.train_pairs = [pair for part in parts for pair in part]
         self.valid_pairs = corpora.load_split(cfg.corpus, "valid", cfg.direction)
         others = dict.fromkeys(s.corpus for s in self.sources if s.corpus != cfg.corpus)
-        self.other_valid = {c: corpora.load_split(c, "valid", cfg.direction)[: cfg.valid_sentences // 2] for c in others}
+        self.other_valid = {c: corpora.load_split(c, "valid",
+                                                  cfg.direction)[: cfg.valid_sentences // 2] for c in others}
         self.state = TrainerState()
         checkpoint = resolve(self.run_dir / "checkpoint")
         resuming = checkpoint.exists()
@@ -223,7 +224,8 @@ class Trainer:
         return {
             "preset": self.cfg.preset, "corpus": self.cfg.corpus, "direction": self.cfg.direction,
             "parameters": self.model.num_parameters(), "steps": self.state.step, "epochs": self.state.epoch,
-            "train_minutes": round(self.state.train_seconds / 60, 2), "wall_minutes": round(self.state.wall_seconds / 60, 2),
+            "train_minutes": round(self.state.train_seconds / 60,
+                                   2), "wall_minutes": round(self.state.wall_seconds / 60, 2),
             "best_valid_loss": self.state.best_valid_loss if math.isfinite(self.state.best_valid_loss) else None,
             "device": str(self.device), "processes": self.world.size, "threads": torch.get_num_threads(), "torch": torch.__version__,
             "train_pairs": len(self.train_pairs), "tokens_seen": self.state.tokens_seen, "train_config": asdict(self.cfg),
@@ -273,7 +275,8 @@ class Trainer:
         cfg = self.cfg
         self.network.train()
         examples, weight = self.world.shard(batch)
-        src, tgt_in, tgt_out = collate([self.src_ids[i] for i in examples], [self.tgt_ids[i] for i in examples], self.device)
+        src, tgt_in, tgt_out = collate([self.src_ids[i] for i in examples], [self.tgt_ids[i] for i in examples],
+                                       self.device)
         lr = learning_rate(self.state.step + 1, cfg.lr, cfg.warmup_steps, cfg.schedule)
         for group in self.optimizer.param_groups:
             group["lr"] = lr

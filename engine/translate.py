@@ -68,7 +68,7 @@ class Translator:
         self.model, self.tokenizer, self.spec, self.meta, self.name = model.eval(), tokenizer, spec, meta or {}, name
 
     @classmethod
-    def load(cls, path: Path, device: str = "cpu") -> "Translator":
+    def load(cls, path: Path, device: str = "cpu") -> Translator:
         model, spec, tokenizer, meta = load_checkpoint(path, device)
         return cls(model, tokenizer, spec, meta, name=Path(path).name)
 
@@ -84,7 +84,8 @@ class Translator:
                   batch_size: int = 32, with_attention: bool = False) -> list[Translation]:
         results: list[Translation] = []
         for start in range(0, len(sentences), batch_size):
-            results += self._translate_batch(sentences[start : start + batch_size], beam, length_penalty, max_len_ratio, with_attention)
+            results += self._translate_batch(sentences[start : start + batch_size], beam, length_penalty, max_len_ratio,
+                                             with_attention)
         return results
 
     def _translate_batch(self, sentences, beam, length_penalty, max_len_ratio, with_attention):

@@ -12,7 +12,7 @@ import torch
 import engine.checkpoint
 from engine.checkpoint import CheckpointError, load_checkpoint, load_training_state, save_checkpoint
 from engine.models import model_spec
-from engine.training import Trainer, TrainConfig
+from engine.training import TrainConfig, Trainer
 from tests.conftest import tiny_model
 
 
@@ -54,7 +54,8 @@ DAMAGES = {
     "weights: missing": lambda p: (p / "model.safetensors").unlink(),
     "weights: from another model": lambda p: edit_config(p, lambda c: c["model"]["config"].update(d_model=48)),
     "weights: from another family": lambda p: edit_config(p, lambda c: c["model"].update(family="transformer")),
-    "config: huge model (never allocated)": lambda p: edit_config(p, lambda c: c["model"]["config"].update(d_model=10**7)),
+    "config: huge model (never allocated)": lambda p: edit_config(p,
+                                                                  lambda c: c["model"]["config"].update(d_model=10**7)),
     "config: negative size": lambda p: edit_config(p, lambda c: c["model"]["config"].update(d_model=-4)),
     "config: wrong version": lambda p: edit_config(p, lambda c: c.update(format_version=99)),
     "config: no model": lambda p: edit_config(p, lambda c: c.pop("model")),

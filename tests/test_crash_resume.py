@@ -31,7 +31,8 @@ def records(run: Path, kind: str) -> list[dict]:
 
 
 def start(run: Path) -> subprocess.Popen:
-    return subprocess.Popen([*TRAIN, "--run-dir", str(run)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen([*TRAIN, "--run-dir", str(run)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
 
 
 def test_sigkill_at_random_moments_then_resume(tmp_path):

@@ -1,6 +1,6 @@
 import sacrebleu
 
-from engine.evaluation import scores_by_length, corpus_scores, evaluate
+from engine.evaluation import corpus_scores, evaluate, scores_by_length
 from engine.translate import Translator
 from tests.conftest import tiny_model
 

@@ -2,8 +2,8 @@
 always shown as text (never rendered as HTML or markdown)."""
 import pytest
 
-from engine.models import model_spec
 from engine.checkpoint import save_checkpoint
+from engine.models import model_spec
 from engine.translate import MAX_INPUT_CHARS, MAX_SOURCE_TOKENS, InputError, Translator, prepare_input
 from tests.conftest import tiny_model
 
@@ -47,7 +47,8 @@ HOSTILE = {
     "punctuation only": "?!.,;:…—",
     "a sentence repeated 60 times": "The weather is nice today. " * 60,
 }
-MARKUP = ["HTML tags", "script tag", "img onerror", "markdown", "markdown table", "streamlit markdown directives", "LaTeX"]
+MARKUP = ["HTML tags", "script tag", "img onerror", "markdown", "markdown table", "streamlit markdown directives",
+          "LaTeX"]
 
 
 def test_the_battery_is_big_enough():

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from engine.training import FAMILY_RECIPES, Trainer, TrainConfig, TrainingStopped, snapshot_files, with_family_recipe
+from engine.training import FAMILY_RECIPES, TrainConfig, Trainer, TrainingStopped, snapshot_files, with_family_recipe
 
 
 def config(**kw):
@@ -109,7 +109,8 @@ def test_a_crash_right_after_an_evaluation_leaves_no_duplicate_in_the_log(tmp_pa
 
 
 def test_a_token_budget_stops_training_and_evaluations_come_at_token_intervals(tmp_path):
-    trainer = Trainer(config(max_steps=None, eval_every=0, max_train_tokens=6000, eval_every_tokens=2000), tmp_path / "run")
+    trainer = Trainer(config(max_steps=None, eval_every=0, max_train_tokens=6000, eval_every_tokens=2000),
+                      tmp_path / "run")
     state = trainer.train()
     steps, evals = records(tmp_path / "run"), records(tmp_path / "run", "eval")
     assert state.finished == "budget spent" and state.tokens_seen >= 6000

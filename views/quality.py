@@ -39,8 +39,8 @@ y = c1.segmented_control("Score", ["valid_chrf", "valid_bleu", "valid_chrf_bible
                          key="race-y", format_func=figures.label) or "valid_chrf"
 x = c2.segmented_control("Against", ["tokens_seen", "train_minutes"], default="tokens_seen", key="race-x",
                          format_func=figures.label) or "tokens_seen"
-runs = {e.name: records for e in models if e.shipped
-        and any(r.get("kind") == "eval" and y in r for r in (records := load_metrics(e.metrics)))}
+logs = {e.name: load_metrics(e.metrics) for e in models if e.shipped}
+runs = {name: records for name, records in logs.items() if any(r.get("kind") == "eval" and y in r for r in records)}
 if runs:
     race_rows = [{"model": n, x: px, y: py} for n, r in runs.items() for px, py in zip(*figures.metric_series(r, y, x))]
     chart(figures.training_curves(runs, y, x, kind="eval"), race_rows, "learning-curves.csv", "race")

@@ -15,7 +15,8 @@ on a small CPU the recurrent models can still come out ahead.
 
 st.subheader("Sequential steps per sentence")
 lengths = [8, 16, 32, 64, 128, 256]
-step_rows = [{"model": p, "length": n, "sequential_steps": sequential_steps(p, n)} for p in ARCHITECTURES for n in lengths]
+step_rows = [{"model": p, "length": n, "sequential_steps": sequential_steps(p,
+                                                                            n)} for p in ARCHITECTURES for n in lengths]
 chart(figures.lines({p: (lengths, [sequential_steps(p, n) for n in lengths]) for p in ARCHITECTURES},
                     "Steps that must run one after another (training, teacher forcing)", "sentence length (tokens)",
                     "sequential steps", mode="lines+markers"), step_rows, "sequential-steps.csv", "steps")
@@ -42,7 +43,8 @@ else:
                          for name in sorted({label(r) for r in greedy_b1})},
                         "Greedy decoding latency at batch 1", "output length (tokens)", "milliseconds per sentence",
                         mode="lines+markers"), decode_rows, "bench-decoding.csv", "bench-decode")
-    at_24 = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in decode_rows if r["steps"] == 24]
+    at_24 = [{k: (round(v, 2) if isinstance(v, float) else v) for k,
+              v in r.items()} for r in decode_rows if r["steps"] == 24]
     if at_24 and "engine" in at_24[0]:
         st.markdown("**24 output tokens per sentence**: our engine, transformers' `generate` and CTranslate2 on a model of the same size")
         st.dataframe(at_24, hide_index=True, width="stretch")

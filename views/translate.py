@@ -40,7 +40,8 @@ def examples(corpus: str, direction: str) -> list[str]:
     return picks
 
 
-example = st.selectbox("Pick an example from the test sets (or type your own below)", ["—"] + examples(corpus, direction))
+example = st.selectbox("Pick an example from the test sets (or type your own below)", ["—"] + examples(corpus,
+                                                                                                       direction))
 text = st.text_area("Sentence", value="" if example == "—" else example, max_chars=None, height=80,
                     placeholder="The weather is nice today.")
 names = [e.name for e in candidates]

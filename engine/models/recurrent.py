@@ -40,8 +40,10 @@ class RecurrentConfig:
             raise ValueError(f"attention must be one of {ATTENTIONS}, not {self.attention!r}")
 
 
-def make_rnn(cell: str, input_size: int, hidden: int, layers: int, dropout: float, bidirectional: bool = False) -> nn.RNNBase:
-    kwargs = dict(num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0, bidirectional=bidirectional)
+def make_rnn(cell: str, input_size: int, hidden: int, layers: int, dropout: float,
+             bidirectional: bool = False) -> nn.RNNBase:
+    kwargs = dict(num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0,
+                  bidirectional=bidirectional)
     if cell == "lstm":
         rnn = nn.LSTM(input_size, hidden, **kwargs)
     elif cell == "gru":

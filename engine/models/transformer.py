@@ -167,7 +167,8 @@ class DecoderLayer(nn.Module):
         self_mask: "causal" (a whole target at once), None (one new token), or an explicit mask."""
         causal = isinstance(self_mask, str)
         past = (cache["k"], cache["v"]) if "k" in cache else None
-        y, self_weights, (k, v) = self.self_attn(self.norm1(x), None if causal else self_mask, past, causal, need_weights)
+        y, self_weights, (k, v) = self.self_attn(self.norm1(x), None if causal else self_mask, past, causal,
+                                                 need_weights)
         x = x + self.drop(y)
         y, cross_weights = self.cross_attn(self.norm2(x), cache["ck"], cache["cv"], src_mask, need_weights)
         x = x + self.drop(y)
