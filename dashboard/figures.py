@@ -35,6 +35,12 @@ def attention_heatmap(weights: np.ndarray, source_tokens: list[str], target_toke
     return fig
 
 
+def attention_rows(weights, source_tokens: list[str], target_tokens: list[str]) -> list[dict]:
+    """The heatmap's numbers as table rows: one per output token, one column per numbered source token."""
+    return [{"output": t, **{f"{j}:{s}": round(float(w), 4) for j, (s, w) in enumerate(zip(source_tokens, row))}}
+            for t, row in zip(target_tokens, weights)]
+
+
 def lines(series: dict[str, tuple[list, list]], title: str, x_title: str, y_title: str, log_y: bool = False,
           mode: str = "lines") -> go.Figure:
     """One line per name: series[name] = (xs, ys)."""
@@ -43,6 +49,13 @@ def lines(series: dict[str, tuple[list, list]], title: str, x_title: str, y_titl
         fig.add_trace(go.Scatter(x=xs, y=ys, mode=mode, name=name,
                                  hovertemplate=f"{name}<br>{x_title}: %{{x}}<br>{y_title}: %{{y:.4g}}<extra></extra>"))
     return fig
+
+
+def grouped_series(rows: list[dict], group, x: str, y: str) -> dict[str, tuple[list, list]]:
+    """{group: (xs, ys)} from flat records such as a bench file's rows; `group` is a key or a function of a row."""
+    key = group if callable(group) else (lambda row: row[group])
+    return {name: ([r[x] for r in rows if key(r) == name], [r[y] for r in rows if key(r) == name])
+            for name in sorted({key(r) for r in rows})}
 
 
 def bars(names: list[str], values: list[float], title: str, y_title: str, text_format: str = ".1f") -> go.Figure:

@@ -1,4 +1,5 @@
-"""Background training started from the browser: one thread per job, a bounded number at once, shared by all sessions."""
+"""Background training started from the browser: one thread per job, a bounded number at once, shared by all
+sessions."""
 from __future__ import annotations
 
 import os
@@ -46,13 +47,15 @@ class JobManager:
 
     def start(self, name: str, config: TrainConfig) -> Job:
         if not NAME_PATTERN.fullmatch(name):
-            raise JobError("Names use lower-case letters, digits and dashes (at most 40), starting with a letter or digit.")
+            raise JobError("Names use lower-case letters, digits and dashes (at most 40), starting with a letter or "
+                           "digit.")
         run_dir = (self.runs_dir / name).resolve()
         if run_dir.parent != self.runs_dir.resolve():
             raise JobError("That name is not allowed.")
         with self.lock:
             if len(self.running()) >= self.max_jobs:
-                raise JobError(f"The server is busy: {self.max_jobs} training(s) already running. Try again when one finishes.")
+                raise JobError(f"The server is busy: {self.max_jobs} training(s) already running. Try again when one "
+                               "finishes.")
             if run_dir.exists() or name in self.jobs:
                 raise JobError(f"A model called {name!r} exists already; pick another name.")
             job = Job(name, config, run_dir)

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS_DIR = ROOT / "checkpoints"
 RUNS_DIR = ROOT / "runs" / "dashboard"  # models trained from the browser
 RESULTS_DIR = ROOT / "results"
-HF_MODELS_DIR = ROOT / "hf-models"  # drop local transformers translation models here (or list them in SEQ2SEQ_HF_MODELS)
+# drop local transformers translation models here (or list them in SEQ2SEQ_HF_MODELS)
+HF_MODELS_DIR = ROOT / "hf-models"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ TEST_SETS = {"ding-en-de": "everyday sentences (ding-en-de, about 8 words)",
 
 def score_rows(evals: dict[str, dict]) -> list[dict]:
     """One table row per model, best chrF first."""
-    rows = [{"model": name, "chrF": ev["chrf"], "BLEU": ev["bleu"], "TER": ev["ter"], "test perplexity": ev["perplexity"],
+    rows = [{"model": name, "chrF": ev["chrf"], "BLEU": ev["bleu"], "TER": ev["ter"],
+             "test perplexity": ev["perplexity"],
              **({f"chrF, ≥ {ev['long_sentences']['min_words']} words": ev["long_sentences"]["chrf"]}
                 if ev.get("long_sentences") else {}),
              "parameters (M)": round(ev["parameters"] / 1e6, 2), "training minutes": ev.get("train_minutes"),

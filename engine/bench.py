@@ -43,7 +43,8 @@ def machine() -> dict:
         pass
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     return {"host": socket.gethostname(), "cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
-            "torch": torch.__version__, "cuda_device": device, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+            "torch": torch.__version__, "cuda_device": device,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 @contextmanager
@@ -178,12 +179,14 @@ def reference_marian(directory: Path):
     hf.save_pretrained(directory)
     vocab = {"</s>": 0, "<unk>": 1, **{f"t{i}": i for i in range(2, VOCAB - 1)}, "<pad>": VOCAB - 1}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="</s>", pad_token="<pad>", unk_token="<unk>").save_pretrained(directory)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
+    fast.save_pretrained(directory)
     return hf.eval()
 
 
 @torch.inference_mode()
-def generate_latency(model, steps: int, batch: int = 1, beam: int = 1, source_length: int = 16, repeats: int = 3) -> dict:
+def generate_latency(model, steps: int, batch: int = 1, beam: int = 1, source_length: int = 16,
+                     repeats: int = 3) -> dict:
     """transformers' `generate` on the reference Marian, forced to write exactly `steps` tokens."""
     src = torch.randint(2, VOCAB - 1, (batch, source_length), generator=torch.Generator().manual_seed(0))
     src[:, -1] = 0
@@ -207,7 +210,8 @@ for batch, beam, steps in jobs:
     times = []
     for i in range(repeats + 1):
         start = time.perf_counter()
-        translator.translate_batch([source] * batch, beam_size=beam, min_decoding_length=steps, max_decoding_length=steps)
+        translator.translate_batch([source] * batch, beam_size=beam, min_decoding_length=steps,
+                                   max_decoding_length=steps)
         times.append(time.perf_counter() - start)
     out.append([batch, beam, steps, min(times[1:])])
 print(json.dumps(out))
@@ -244,13 +248,15 @@ def run_suite(quick: bool = False, progress: Callable[[float, str], None] | None
     jobs = [("train", a, n, all_threads) for a in ARCHITECTURES for n in lengths]
     jobs += [("train", a, 32, 1) for a in ARCHITECTURES if all_threads > 1]  # thread scaling
     jobs += [("decode", a, job, all_threads) for a in decoders for job in decode_jobs]
-    jobs += [("generate", "hf-marian", job, all_threads) for job in decode_jobs] + [("ctranslate2", "hf-marian", None, all_threads)]
+    jobs += [("generate", "hf-marian", job, all_threads) for job in decode_jobs]
+    jobs += [("ctranslate2", "hf-marian", None, all_threads)]
     result = {"machine": machine(), "quick": quick, "repeats": repeats, "vocab": VOCAB, "batch": BATCH,
               "matmul_gflops": {}, "training": [], "decoding": [], "threads": []}
     for threads in sorted({1, all_threads}):
         with num_threads(threads):
             result["matmul_gflops"][f"fp32_{threads}_threads"] = round(matmul_ceiling(torch.float32), 1)
-            result["matmul_gflops"][f"bf16_{threads}_threads"] = round(matmul_ceiling(torch.bfloat16, n=512, repeats=1), 1)
+            bf16 = matmul_ceiling(torch.bfloat16, n=512, repeats=1)
+            result["matmul_gflops"][f"bf16_{threads}_threads"] = round(bf16, 1)
     with tempfile.TemporaryDirectory() as tmp:
         marian = reference_marian(Path(tmp) / "marian")
         for i, (kind, preset, job, threads) in enumerate(jobs):
@@ -283,7 +289,8 @@ def ratios(result: dict) -> dict:
     out = {f"train_transformer_over_marian_len{n}": round(train[("transformer", n)] / train[("hf-marian", n)], 2)
            for (p, n) in train if p == "transformer" and ("hf-marian", n) in train}
     for search in ("greedy", "beam5"):
-        ours, theirs = dec.get(("engine", "transformer", search, 1, 24)), dec.get(("transformers generate", "hf-marian", search, 1, 24))
+        ours = dec.get(("engine", "transformer", search, 1, 24))
+        theirs = dec.get(("transformers generate", "hf-marian", search, 1, 24))
         ct2 = dec.get(("ctranslate2 fp32", "hf-marian", search, 1, 24))
         if ours and theirs:
             out[f"decode_{search}_b1_24_transformer_over_generate"] = round(ours / theirs, 2)

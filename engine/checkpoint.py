@@ -55,7 +55,8 @@ def save_checkpoint(path: Path, model: Seq2Seq, spec: dict, tokenizer, meta: dic
     except BaseException as exc:  # e.g. a full disk: the previous checkpoint at `path` is untouched
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, (OSError, SafetensorError)):
-            raise CheckpointError(f"{path}: could not save ({first_line(exc)}); the previous checkpoint is kept") from exc
+            raise CheckpointError(f"{path}: could not save ({first_line(exc)}); "
+                                  "the previous checkpoint is kept") from exc
         raise
     if path.exists():
         shutil.rmtree(old, ignore_errors=True)
@@ -121,7 +122,8 @@ def build_checked(spec, weights: Path, config_path: Path) -> Seq2Seq:
     expected = {name: tuple(t.shape) for name, t in skeleton.state_dict().items()}
     wrong = sorted(n for n in expected.keys() & stored.keys() if expected[n] != stored[n])
     if wrong:
-        raise CheckpointError(f"{weights}: tensor {wrong[0]} has shape {stored[wrong[0]]}, the config needs {expected[wrong[0]]}")
+        name = wrong[0]
+        raise CheckpointError(f"{weights}: tensor {name} has shape {stored[name]}, the config needs {expected[name]}")
     return build_model(spec)
 
 

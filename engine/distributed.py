@@ -29,7 +29,8 @@ class World:
         return self.rank == 0
 
     def shard(self, batch: list[int]) -> tuple[list[int], float]:
-        """This rank's examples of a global batch, and 1.0 (or 0.0 when it got none: it then runs batch[0] for nothing)."""
+        """This rank's examples of a global batch, and 1.0 (or 0.0 when it got none: it then runs batch[0] for
+        nothing)."""
         mine = batch[self.rank :: self.size]
         return (mine, 1.0) if mine else (batch[:1], 0.0)
 

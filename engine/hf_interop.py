@@ -56,7 +56,8 @@ class HFTranslator(Translator):
 
         path = Path(path)
         if not (path / "model.safetensors").is_file() and not list(path.glob("model-*.safetensors")):
-            raise CheckpointError(f"{path / 'model.safetensors'}: missing (pickled weights such as pytorch_model.bin are refused)")
+            raise CheckpointError(f"{path / 'model.safetensors'}: missing (pickled weights such as pytorch_model.bin "
+                                  "are refused)")
         try:
             model = AutoModelForSeq2SeqLM.from_pretrained(path, local_files_only=True, use_safetensors=True,
                                                           attn_implementation="eager")
@@ -107,13 +108,14 @@ def export_transformer(checkpoint: Path, out: Path) -> Path:
 
     model, spec, tokenizer, meta = load_checkpoint(checkpoint)
     if spec["family"] != "transformer":
+        hint = " (hf-marian checkpoints already are MarianMTModel weights)" if spec["family"] == "hf-marian" else ""
         raise CheckpointError(f"{checkpoint}: only the engine's Transformer exports to transformers; "
-                              f"{spec['family']} models have no transformers architecture to map onto"
-                              + (" (hf-marian checkpoints already are MarianMTModel weights)" if spec["family"] == "hf-marian" else ""))
+                              f"{spec['family']} models have no transformers architecture to map onto{hint}")
     c = spec["config"]
     config = PegasusConfig(
-        vocab_size=c["vocab_size"], d_model=c["d_model"], encoder_layers=c["encoder_layers"], decoder_layers=c["decoder_layers"],
-        encoder_attention_heads=c["heads"], decoder_attention_heads=c["heads"], encoder_ffn_dim=c["ffn"], decoder_ffn_dim=c["ffn"],
+        vocab_size=c["vocab_size"], d_model=c["d_model"], encoder_layers=c["encoder_layers"],
+        decoder_layers=c["decoder_layers"], encoder_attention_heads=c["heads"], decoder_attention_heads=c["heads"],
+        encoder_ffn_dim=c["ffn"], decoder_ffn_dim=c["ffn"],
         max_position_embeddings=c["max_len"], activation_function="relu", scale_embedding=True, dropout=c["dropout"],
         attention_dropout=0.0, activation_dropout=0.0, pad_token_id=PAD_ID, bos_token_id=BOS_ID, eos_token_id=EOS_ID,
         decoder_start_token_id=BOS_ID, forced_eos_token_id=None, tie_word_embeddings=True,
@@ -125,8 +127,9 @@ def export_transformer(checkpoint: Path, out: Path) -> Path:
     tied = {"model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight"}
     if missing - tied:
         raise CheckpointError(f"{checkpoint}: export left {sorted(missing - tied)[:3]} unset")
-    hf.generation_config.update(max_length=c["max_len"], num_beams=1, decoder_start_token_id=BOS_ID, eos_token_id=EOS_ID,
-                                pad_token_id=PAD_ID, forced_eos_token_id=None, suppress_tokens=[PAD_ID, BOS_ID])
+    hf.generation_config.update(max_length=c["max_len"], num_beams=1, decoder_start_token_id=BOS_ID,
+                                eos_token_id=EOS_ID, pad_token_id=PAD_ID, forced_eos_token_id=None,
+                                suppress_tokens=[PAD_ID, BOS_ID])  # as our decoders: never output padding or BOS
     out = Path(out)
     hf.save_pretrained(out)
     tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>",
@@ -164,7 +167,8 @@ def pegasus_state_dict(model) -> dict[str, torch.Tensor]:
         biases = sd[f"{ours}.qkv.bias"] if fused else torch.cat([sd[f"{ours}.q.bias"], sd[f"{ours}.kv.bias"]])
         for name, w, b in zip(("q", "k", "v"), weights.chunk(3, 0), biases.chunk(3, 0)):
             out[f"{theirs}.{name}_proj.weight"], out[f"{theirs}.{name}_proj.bias"] = w, b
-        out[f"{theirs}.out_proj.weight"], out[f"{theirs}.out_proj.bias"] = sd[f"{ours}.out.weight"], sd[f"{ours}.out.bias"]
+        out[f"{theirs}.out_proj.weight"] = sd[f"{ours}.out.weight"]
+        out[f"{theirs}.out_proj.bias"] = sd[f"{ours}.out.bias"]
 
     def copy(ours: str, theirs: str) -> None:
         out[f"{theirs}.weight"], out[f"{theirs}.bias"] = sd[f"{ours}.weight"], sd[f"{ours}.bias"]

@@ -27,8 +27,8 @@ def gradient_by_source_position(preset: str, length: int = 40, vocab: int = 200,
     """
     torch.manual_seed(seed)
     if preset == "transformer":
-        overrides = {"d_model": hidden, "heads": 4, "ffn": 4 * hidden, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0,
-                     "attention_dropout": 0.0, "activation_dropout": 0.0}
+        overrides = {"d_model": hidden, "heads": 4, "ffn": 4 * hidden, "encoder_layers": 2, "decoder_layers": 2,
+                     "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0}
     else:
         overrides = {"emb_dim": hidden, "hidden": hidden, "layers": 1, "dropout": 0.0, "bidirectional": False,
                      "attention": "none"}

@@ -227,8 +227,9 @@ class Trainer:
             "train_minutes": round(self.state.train_seconds / 60,
                                    2), "wall_minutes": round(self.state.wall_seconds / 60, 2),
             "best_valid_loss": self.state.best_valid_loss if math.isfinite(self.state.best_valid_loss) else None,
-            "device": str(self.device), "processes": self.world.size, "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "train_pairs": len(self.train_pairs), "tokens_seen": self.state.tokens_seen, "train_config": asdict(self.cfg),
+            "device": str(self.device), "processes": self.world.size, "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "train_pairs": len(self.train_pairs), "tokens_seen": self.state.tokens_seen,
+            "train_config": asdict(self.cfg),
         }
 
     def close(self) -> None:
@@ -316,7 +317,8 @@ class Trainer:
         st = self.state
         st.last_eval_step = st.step
         if self.world.main:
-            record = {"kind": "eval", "step": st.step, "epoch": st.epoch, "tokens_seen": st.tokens_seen, **self.evaluate(),
+            record = {"kind": "eval", "step": st.step, "epoch": st.epoch, "tokens_seen": st.tokens_seen,
+                      **self.evaluate(),
                       "train_seconds": round(st.train_seconds, 2), "wall_seconds": round(st.wall_seconds, 2)}
             if record["valid_loss"] < st.best_valid_loss:
                 st.best_valid_loss, st.evals_without_improvement = record["valid_loss"], 0

@@ -25,14 +25,16 @@ class InputError(ValueError):
 
 
 def prepare_input(text: str) -> tuple[str, str | None]:
-    """Printable single-spaced text and a notice when something was removed or cut. Raises InputError if nothing is left.
+    """Printable single-spaced text and a notice when something was removed or cut. Raises InputError if nothing
+    is left.
 
     Every kind of space or line break becomes one plain space; control, format (zero-width, direction marks),
     private-use and unassigned characters are dropped; text past MAX_INPUT_CHARS is cut.
     """
     if not isinstance(text, str):
         raise InputError("Type a sentence to translate.")
-    spaced = "".join(" " if unicodedata.category(ch) in SPACES or ch in "\t\n\r\v\f\x1c\x1d\x1e\x1f\x85" else ch for ch in text)
+    breaks = "\t\n\r\v\f\x1c\x1d\x1e\x1f\x85"
+    spaced = "".join(" " if unicodedata.category(ch) in SPACES or ch in breaks else ch for ch in text)
     kept = "".join(ch for ch in spaced if unicodedata.category(ch) not in DROPPED)
     removed = len(kept) != len(spaced)
     cleaned = " ".join(kept.split())
@@ -41,7 +43,8 @@ def prepare_input(text: str) -> tuple[str, str | None]:
         notice = f"Your text has {len(cleaned):,} characters; only the first {MAX_INPUT_CHARS:,} were translated."
         cleaned = cleaned[:MAX_INPUT_CHARS].rstrip()
     if not cleaned:
-        raise InputError("Type a sentence to translate." + (" Only invisible or control characters were given." if removed else ""))
+        why = " Only invisible or control characters were given." if removed else ""
+        raise InputError("Type a sentence to translate." + why)
     return cleaned, notice
 
 
@@ -102,7 +105,8 @@ class Translator:
         attention = self._attention(src, outputs) if with_attention and self.has_attention else [None] * len(outputs)
         return [
             Translation(text=decode(self.tokenizer, out), tokens=self.tokenizer.convert_ids_to_tokens(out),
-                        source_tokens=self.tokenizer.convert_ids_to_tokens(src_ids), ms=ms, attention=att, truncated=cut)
+                        source_tokens=self.tokenizer.convert_ids_to_tokens(src_ids), ms=ms, attention=att,
+                        truncated=cut)
             for out, src_ids, att, cut in zip(outputs, ids, attention, truncated)
         ]
 

@@ -1,7 +1,10 @@
+from pathlib import Path
+
 import pytest
 import torch
 
 from engine import corpora
+from engine.checkpoint import save_checkpoint
 from engine.models import PRESETS, build_model, model_spec
 from engine.tokenizer import train_tokenizer
 
@@ -21,6 +24,14 @@ def tiny_tokenizer(tiny_pairs):
 def tiny_model(preset: str, vocab_size: int, seed: int = 0):
     torch.manual_seed(seed)
     return build_model(model_spec(preset, vocab_size, "tiny")).eval()
+
+
+def save_tiny_checkpoint(path: Path, preset: str, tokenizer, model=None) -> Path:
+    """A tiny model of `preset` (or `model`) saved as an en-de ding checkpoint at `path`."""
+    spec = model_spec(preset, len(tokenizer), "tiny")
+    save_checkpoint(path, model or tiny_model(preset, len(tokenizer)), spec, tokenizer,
+                    {"corpus": "ding-en-de", "direction": "en-de"})
+    return path
 
 
 ALL_PRESETS = list(PRESETS)

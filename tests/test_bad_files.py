@@ -44,8 +44,12 @@ def safetensors_header(size: int, header: bytes = b"{}") -> bytes:
     return struct.pack("<Q", size) + header
 
 
+def truncate(path, size: int) -> None:
+    path.write_bytes(path.read_bytes()[:size])
+
+
 DAMAGES = {
-    "weights: truncated": lambda p: (p / "model.safetensors").write_bytes((p / "model.safetensors").read_bytes()[:5000]),
+    "weights: truncated": lambda p: truncate(p / "model.safetensors", 5000),
     "weights: empty": lambda p: (p / "model.safetensors").write_bytes(b""),
     "weights: random bytes": lambda p: (p / "model.safetensors").write_bytes(bytes(range(256)) * 40),
     "weights: header claims 1 PB": lambda p: (p / "model.safetensors").write_bytes(safetensors_header(10**15)),

@@ -76,7 +76,8 @@ def test_quality_page_draws_the_learning_curve_race_and_the_long_sentence_chart(
     expect(charts.nth(1).get_by_text("validation chrF (0-100)").first).to_be_attached()
     expect(charts.nth(2).get_by_text("chrF by source length — ding-en-de test").first).to_be_attached()
     page.get_by_text("long Bible verses", exact=False).first.click()
-    expect(page.locator(".js-plotly-plot").nth(2).get_by_text("chrF by source length — bible-en-de test").first).to_be_attached()
+    length_chart = page.locator(".js-plotly-plot").nth(2)
+    expect(length_chart.get_by_text("chrF by source length — bible-en-de test").first).to_be_attached()
     no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "quality-long.png"), full_page=True)
 

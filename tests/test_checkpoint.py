@@ -91,7 +91,7 @@ def test_averaged_weights_are_the_element_wise_mean(tmp_path, tiny_tokenizer):
     for i, m in enumerate(models):
         save_model(m, str(tmp_path / f"{i}.safetensors"))
     mean = average_weights([tmp_path / f"{i}.safetensors" for i in range(3)])
-    for name, tensor in models[0].state_dict().items():
+    for name in models[0].state_dict():
         expected = sum(m.state_dict()[name].float() for m in models) / 3
         torch.testing.assert_close(mean[name], expected)
     assert not torch.equal(mean["embed.weight"], models[0].state_dict()["embed.weight"])

@@ -10,8 +10,9 @@ SHIPPED = ROOT / "checkpoints"
 
 
 def run(*args, check=True):
-    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, capture_output=True, text=True, check=check,
-                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": str(ROOT)})
+    env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, capture_output=True, text=True,
+                          check=check, env=env)
 
 
 def test_every_command_has_help():
@@ -35,9 +36,9 @@ def test_train_export_eval_translate_end_to_end(tmp_path):
 
 def test_a_mixed_token_budget_run_is_averaged_at_export_and_scored_on_both_test_splits(tmp_path):
     run_dir, shipped = tmp_path / "run", tmp_path / "shipped"
-    run("train", "--preset", "gru-attn", "--size", "tiny", "--mix", "ding-en-de,bible-en-de*0.005", "--train-limit", "150",
-        "--max-train-tokens", "4000", "--eval-every-tokens", "1000", "--average-last", "3", "--vocab-size", "300",
-        "--max-tokens", "300", "--run-dir", str(run_dir))
+    run("train", "--preset", "gru-attn", "--size", "tiny", "--mix", "ding-en-de,bible-en-de*0.005",
+        "--train-limit", "150", "--max-train-tokens", "4000", "--eval-every-tokens", "1000", "--average-last", "3",
+        "--vocab-size", "300", "--max-tokens", "300", "--run-dir", str(run_dir))
     evals = [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "eval"]
     assert len(evals) >= 4 and all("valid_chrf_bible-en-de" in r for r in evals)
     out = run("export", str(run_dir), str(shipped)).stdout

@@ -76,7 +76,8 @@ def test_dictionary_entries_become_a_lexicon_without_leaking_held_out_sentences(
     lines += [
         "Bahnhof {m} /Bhf./ | Bahnhöfe {pl} :: railway station [Br.]; train station | railway stations\n",
         "Laie {m} | Laien {pl} :: layman | laymen\n",
-        "Satzsammlung {f} | Das ist Satz Nummer 7. Und mehr :: sentence collection | This is sentence number 7. And more\n",
+        "Satzsammlung {f} | Das ist Satz Nummer 7. Und mehr :: "
+        "sentence collection | This is sentence number 7. And more\n",
     ]
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     counts = corpora.build_ding(tmp_path / "out", source)

@@ -12,9 +12,9 @@ from engine.checkpoint import load_checkpoint, read_json, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS, CHECKPOINT_EVERY, KILLS = 300, 3, 6
-TRAIN = [sys.executable, "-m", "engine", "train", "--preset", "gru", "--size", "tiny", "--resume", "--train-limit", "400",
-         "--vocab-size", "300", "--max-tokens", "300", "--max-steps", str(STEPS), "--checkpoint-every",
-         str(CHECKPOINT_EVERY), "--threads", "1"]
+TRAIN = [sys.executable, "-m", "engine", "train", "--preset", "gru", "--size", "tiny", "--resume",
+         "--train-limit", "400", "--vocab-size", "300", "--max-tokens", "300", "--max-steps", str(STEPS),
+         "--checkpoint-every", str(CHECKPOINT_EVERY), "--threads", "1"]
 
 
 def records(run: Path, kind: str) -> list[dict]:

@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN = ["-m", "engine", "train", "--preset", "transformer", "--size", "tiny", "--train-limit", "300", "--vocab-size", "300",
-         "--max-tokens", "400", "--checkpoint-every", "4", "--threads", "1", "--device", "cpu"]
+TRAIN = ["-m", "engine", "train", "--preset", "transformer", "--size", "tiny", "--train-limit", "300",
+         "--vocab-size", "300", "--max-tokens", "400", "--checkpoint-every", "4", "--threads", "1", "--device", "cpu"]
 
 
 def run(args: list[str]) -> None:
@@ -42,4 +42,5 @@ def test_two_gloo_processes_match_one_process_and_resume(tmp_path):
     for name in weights_one:
         torch.testing.assert_close(weights_two[name], weights_one[name], atol=1e-4, rtol=1e-3)
     meta = json.loads((ddp / "checkpoint" / "config.json").read_text())["meta"]
-    assert meta["processes"] == 2 and json.loads((single / "checkpoint" / "config.json").read_text())["meta"]["processes"] == 1
+    assert meta["processes"] == 2
+    assert json.loads((single / "checkpoint" / "config.json").read_text())["meta"]["processes"] == 1

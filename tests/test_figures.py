@@ -38,3 +38,8 @@ def test_scores_by_length_figure_plots_each_bucket():
     fig = figures.by_length(rows, "chrf", "bible-en-de")
     assert list(fig.data[0].x) == ["1-5", "81+"] and list(fig.data[0].y) == [30.0, 20.0]
     assert "chrF" in fig.layout.title.text and "bible-en-de" in fig.layout.title.text
+
+
+def test_attention_rows_number_the_source_tokens():
+    rows = figures.attention_rows([[0.25, 0.75], [1.0, 0.0]], ["▁Hi", "▁Hi"], ["▁Hallo", "</s>"])
+    assert rows == [{"output": "▁Hallo", "0:▁Hi": 0.25, "1:▁Hi": 0.75}, {"output": "</s>", "0:▁Hi": 1.0, "1:▁Hi": 0.0}]

@@ -9,21 +9,17 @@ import pytest
 import torch
 
 from engine.batching import collate
-from engine.checkpoint import CheckpointError, save_checkpoint
+from engine.checkpoint import CheckpointError
 from engine.hf_interop import HFTranslator, export_transformer, load_translator
-from engine.models import model_spec
 from engine.tokenizer import BOS_ID, EOS_ID, PAD_ID, encode
 from engine.translate import Translator
-from tests.conftest import tiny_model
+from tests.conftest import save_tiny_checkpoint, tiny_model
 
 SENTENCES = ["The house is small.", "I enjoyed my supper very much!", "Where is the station?"]
 
 
 def save_engine(tmp_path: Path, preset: str, tokenizer, model=None) -> Path:
-    path = tmp_path / preset
-    save_checkpoint(path, model or tiny_model(preset, len(tokenizer)), model_spec(preset, len(tokenizer), "tiny"), tokenizer,
-                    {"corpus": "ding-en-de", "direction": "en-de"})
-    return path
+    return save_tiny_checkpoint(tmp_path / preset, preset, tokenizer, model)
 
 
 def briefly_trained(preset: str, tokenizer, pairs, steps: int = 60):
@@ -52,8 +48,8 @@ def test_exported_transformer_matches_the_engine(tmp_path, tiny_tokenizer, tiny_
     src, tgt = torch.tensor([[5, 6, 7, 8, EOS_ID], [9, 10, EOS_ID, PAD_ID, PAD_ID]]), torch.tensor([[BOS_ID, 11, 12],
                                                                                                     [BOS_ID, 13, 14]])
     with torch.no_grad():
-        torch.testing.assert_close(hf(input_ids=src, attention_mask=(src != PAD_ID).long(), decoder_input_ids=tgt).logits,
-                                   ours.model(src, tgt), atol=1e-5, rtol=1e-5)
+        theirs_logits = hf(input_ids=src, attention_mask=(src != PAD_ID).long(), decoder_input_ids=tgt).logits
+        torch.testing.assert_close(theirs_logits, ours.model(src, tgt), atol=1e-5, rtol=1e-5)
     theirs = HFTranslator.load(out)
     for beam in (1, 3):
         a = ours.translate(SENTENCES, beam=beam, with_attention=True)

@@ -42,8 +42,9 @@ def percentile(values: list[float], q: float) -> float:
 def summary(spans: list[tuple[float, float]], wall: float) -> dict:
     """Latency percentiles of (click, done) spans; throughput over `wall` seconds of translating."""
     latencies = [done - start for start, done in spans]
-    return {"sentences": len(spans), "p50_s": round(percentile(latencies, 50), 2), "p95_s": round(percentile(latencies, 95), 2),
-            "max_s": round(max(latencies), 2), "wall_s": round(wall, 2), "sentences_per_s": round(len(spans) / wall, 2)}
+    return {"sentences": len(spans), "p50_s": round(percentile(latencies, 50), 2),
+            "p95_s": round(percentile(latencies, 95), 2), "max_s": round(max(latencies), 2), "wall_s": round(wall, 2),
+            "sentences_per_s": round(len(spans) / wall, 2)}
 
 
 async def one_by_one(context, url, sentences, models):
@@ -79,7 +80,8 @@ async def translate(context, url: str, sentence: str, models: int, ready: asynci
 
 
 async def concurrent_round(contexts, url, sentences, models):
-    """Every session clicks at once; (outputs in order, summary). Throughput counts from the first click to the last answer."""
+    """Every session clicks at once; (outputs in order, summary). Throughput counts from the first click to the last
+    answer."""
     ready = asyncio.Barrier(len(sentences))
     results = await asyncio.gather(*(translate(c, url, s, models, ready) for c, s in zip(contexts, sentences)))
     spans = [(start, done) for _, start, done in results]

@@ -3,8 +3,9 @@ from dashboard import quality
 
 
 def ev(chrf, long=None):
+    long_scores = {"long_sentences": {"min_words": 30, "chrf": long}} if long else {}
     return {"chrf": chrf, "bleu": chrf / 3, "ter": 90.0, "perplexity": 50.0, "parameters": 4e6, "train_minutes": 9.0,
-            "decoding": {"beam": 5}, "sentences": 1000, **({"long_sentences": {"min_words": 30, "chrf": long}} if long else {})}
+            "decoding": {"beam": 5}, "sentences": 1000, **long_scores}
 
 
 def test_rows_are_ranked_and_the_verdict_names_the_best_and_the_transformer():
@@ -13,7 +14,8 @@ def test_rows_are_ranked_and_the_verdict_names_the_best_and_the_transformer():
     assert rows[0]["chrF, ≥ 30 words"] == 20.0
     assert quality.verdict(rows) == ("**gru** translates best here (chrF 30.0). The transformer comes 3rd of 3, "
                                      "4.5 chrF behind.")
-    assert quality.verdict(quality.score_rows({"transformer": ev(40.0)})) == "**transformer** translates best here (chrF 40.0)."
+    alone = quality.score_rows({"transformer": ev(40.0)})
+    assert quality.verdict(alone) == "**transformer** translates best here (chrF 40.0)."
     assert [quality.ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22)] == \
         ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd"]
 

@@ -14,7 +14,8 @@ def config(**kw):
 
 
 def records(run_dir, kind="step"):
-    return [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines() if json.loads(l)["kind"] == kind]
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [record for record in map(json.loads, lines) if record["kind"] == kind]
 
 
 @pytest.mark.parametrize("preset", ["gru-attn", "transformer"])
@@ -136,7 +137,8 @@ def test_a_mix_trains_on_every_source_and_scores_each_corpus(tmp_path):
 def test_the_family_recipe_fills_what_the_config_leaves_open():
     assert with_family_recipe(TrainConfig(preset="transformer")).lr == FAMILY_RECIPES["transformer"]["lr"]
     assert with_family_recipe(TrainConfig(preset="gru", lr=5e-4)).lr == 5e-4
-    assert with_family_recipe(TrainConfig(preset="hf-marian")).warmup_steps == FAMILY_RECIPES["hf-marian"]["warmup_steps"]
+    marian = with_family_recipe(TrainConfig(preset="hf-marian"))
+    assert marian.warmup_steps == FAMILY_RECIPES["hf-marian"]["warmup_steps"]
 
 
 def test_snapshots_keep_the_last_evaluations_for_averaging(tmp_path):

@@ -1,18 +1,14 @@
 import numpy as np
 import pytest
 
-from engine.checkpoint import save_checkpoint
-from engine.models import model_spec
 from engine.translate import MAX_SOURCE_TOKENS, Translator
-from tests.conftest import tiny_model
+from tests.conftest import save_tiny_checkpoint
 
 
 @pytest.fixture(params=["rnn-tanh-attn", "gru", "transformer", "hf-marian"])
 def translator(request, tiny_tokenizer, tmp_path):
     preset = request.param
-    save_checkpoint(tmp_path / preset, tiny_model(preset, len(tiny_tokenizer)), model_spec(preset, len(tiny_tokenizer), "tiny"),
-                    tiny_tokenizer, {"corpus": "ding-en-de", "direction": "en-de"})
-    return Translator.load(tmp_path / preset)
+    return Translator.load(save_tiny_checkpoint(tmp_path / preset, preset, tiny_tokenizer))
 
 
 def test_translate_returns_text_tokens_latency_and_attention(translator):

@@ -33,7 +33,8 @@ Transformer's attention gives every position a direct path, so its curve stays f
                                 key="grad-init") or "orthogonal"
     if st.button("Run gradient-flow experiment", key="run-grad"):
         with st.spinner("Measuring…"):
-            st.session_state.grad_flow = {p: lab.gradient_by_source_position(p, length, init=init) for p in lab.GRADIENT_FLOW_PRESETS}
+            st.session_state.grad_flow = {p: lab.gradient_by_source_position(p, length, init=init)
+                                          for p in lab.GRADIENT_FLOW_PRESETS}
             st.session_state.grad_init = init
     flow = st.session_state.get("grad_flow")
     if flow:
@@ -46,8 +47,9 @@ Transformer's attention gives every position a direct path, so its curve stays f
         st.caption("LSTM and GRU start with half-open gates, so at initialisation they fade too; training teaches the "
                    "gates to carry information, which plain RNNs cannot learn.")
 
-    st.markdown("**Clipping an exploding run.** A ReLU RNN whose recurrent weights start too large (×2), trained twice "
-                "on the same data with the same learning rate: without clipping, and with the gradient norm clipped to 1.")
+    st.markdown("**Clipping an exploding run.** A ReLU RNN whose recurrent weights start too large (×2), trained "
+                "twice on the same data with the same learning rate: without clipping, and with the gradient norm "
+                "clipped to 1.")
     if st.button("Run clipping experiment", key="run-clip"):
         with st.spinner("Training twice…"):
             st.session_state.clipping = {"no clipping": lab.clipping_run(0.0), "clipped at 1.0": lab.clipping_run(1.0)}
@@ -56,10 +58,12 @@ Transformer's attention gives every position a direct path, so its curve stays f
         rows = [{"run": n, **r} for n, h in clipping.items() for r in h]
         for name, history in clipping.items():
             if len(history) < 60:
-                st.caption(f"{name}: the loss or gradient overflowed to inf/NaN after step {len(history)}; the run stopped.")
+                st.caption(f"{name}: the loss or gradient overflowed to inf/NaN after step {len(history)}; "
+                           "the run stopped.")
         for metric, title in (("grad_norm", "gradient norm before clipping (log scale)"), ("loss", "training loss")):
             chart(figures.lines({n: ([r["step"] for r in h], [r[metric] for r in h]) for n, h in clipping.items()},
-                                title, "step", title, log_y=metric == "grad_norm"), rows, f"clipping-{metric}.csv", f"clip-{metric}")
+                                title, "step", title, log_y=metric == "grad_norm"),
+                  rows, f"clipping-{metric}.csv", f"clip-{metric}")
 
 with tab_positions:
     st.markdown("""

@@ -15,7 +15,8 @@ higher is better); **TER** counts the edits still needed (lower is better).
 models = list_models()
 test_sets = [c for c in corpora.CORPORA if any(load_eval(e, c) and load_eval(e, c)["corpus"] == c for e in models)]
 if not test_sets:
-    st.warning("No evaluation results yet: run `python -m engine eval CHECKPOINT` or train a model on the Training page.")
+    st.warning("No evaluation results yet: run `python -m engine eval CHECKPOINT` or train a model on the Training "
+               "page.")
     st.stop()
 corpus = st.segmented_control("Test sentences", test_sets, default=test_sets[0], key="test-set",
                               format_func=lambda c: quality.TEST_SETS.get(c, c)) or test_sets[0]
@@ -23,8 +24,9 @@ evals = {e.name: ev for e in models if (ev := load_eval(e, corpus)) and ev["corp
 rows = quality.score_rows(evals)
 st.markdown(quality.verdict(rows))
 metric = st.segmented_control("Metric", ["chrF", "BLEU", "TER"], default="chrF", key="metric") or "chrF"
+better = "lower" if metric == "TER" else "higher"
 chart(figures.bars([r["model"] for r in rows], [r[metric] for r in rows], f"{metric} on the {corpus} test split",
-                   f"{metric} (0-100, {'lower' if metric == 'TER' else 'higher'} is better)"), rows, "quality.csv", "quality")
+                   f"{metric} (0-100, {better} is better)"), rows, "quality.csv", "quality")
 st.dataframe(rows, hide_index=True, width="stretch")
 first = next(iter(evals.values()))
 source_note(f"From each checkpoint's eval file (eval.json for the corpus it was trained on, eval-<corpus>.json for "

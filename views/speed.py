@@ -1,3 +1,5 @@
+from statistics import mean
+
 import streamlit as st
 import torch
 
@@ -30,50 +32,53 @@ else:
     path = st.selectbox("Benchmark file", files, format_func=lambda p: p.name)
     bench = load_bench(path)
     m = bench["machine"]
-    st.markdown(f"**Machine:** {m['cpu']} · {m['cores']} cores · {m['threads']} torch threads · device {m['cuda_device']} · torch {m['torch']}")
+    st.markdown(f"**Machine:** {m['cpu']} · {m['cores']} cores · {m['threads']} torch threads · "
+                f"device {m['cuda_device']} · torch {m['torch']}")
     train_rows = bench["training"]
-    chart(figures.lines({p: ([r["length"] for r in train_rows if r["preset"] == p], [r["tokens_per_s"] for r in train_rows if r["preset"] == p])
-                         for p in sorted({r["preset"] for r in train_rows})},
-                        "Training speed against sentence length", "sentence length (tokens)", "source+target tokens per second",
-                        mode="lines+markers"), train_rows, "bench-training.csv", "bench-train")
+    chart(figures.lines(figures.grouped_series(train_rows, "preset", "length", "tokens_per_s"),
+                        "Training speed against sentence length", "sentence length (tokens)",
+                        "source+target tokens per second", mode="lines+markers"),
+          train_rows, "bench-training.csv", "bench-train")
     decode_rows = bench["decoding"]
     greedy_b1 = [r for r in decode_rows if r.get("search", "greedy") == "greedy" and r.get("batch", 1) == 1]
     label = lambda r: f"{r['preset']} · {r.get('engine', 'engine')}"  # noqa: E731
-    chart(figures.lines({name: ([r["steps"] for r in greedy_b1 if label(r) == name], [r["ms"] for r in greedy_b1 if label(r) == name])
-                         for name in sorted({label(r) for r in greedy_b1})},
-                        "Greedy decoding latency at batch 1", "output length (tokens)", "milliseconds per sentence",
-                        mode="lines+markers"), decode_rows, "bench-decoding.csv", "bench-decode")
-    at_24 = [{k: (round(v, 2) if isinstance(v, float) else v) for k,
-              v in r.items()} for r in decode_rows if r["steps"] == 24]
+    chart(figures.lines(figures.grouped_series(greedy_b1, label, "steps", "ms"), "Greedy decoding latency at batch 1",
+                        "output length (tokens)", "milliseconds per sentence", mode="lines+markers"),
+          decode_rows, "bench-decoding.csv", "bench-decode")
+    at_24 = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
+             for r in decode_rows if r["steps"] == 24]
     if at_24 and "engine" in at_24[0]:
-        st.markdown("**24 output tokens per sentence**: our engine, transformers' `generate` and CTranslate2 on a model of the same size")
+        st.markdown("**24 output tokens per sentence**: our engine, transformers' `generate` and CTranslate2 on a "
+                    "model of the same size")
         st.dataframe(at_24, hide_index=True, width="stretch")
     if bench.get("ratios"):
         st.markdown("**Ratios within this run** (training: higher is faster; decoding: lower is faster)")
         st.dataframe([{"ratio": k, "value": v} for k, v in bench["ratios"].items()], hide_index=True, width="stretch")
     if bench.get("matmul_gflops"):
         ceiling = ", ".join(f"{k.replace('_', ' ')}: {v:,.0f}" for k, v in bench["matmul_gflops"].items())
-        st.markdown(f"**Matmul ceiling (GFLOP/s):** {ceiling}. Model FLOPs utilisation and peak memory per training configuration:")
+        st.markdown(f"**Matmul ceiling (GFLOP/s):** {ceiling}. Model FLOPs utilisation and peak memory per "
+                    "training configuration:")
         st.dataframe([{"model": r["preset"], "length": r["length"], "achieved GFLOP/s": round(r["achieved_gflops"], 1),
                        "MFU": f"{r['mfu']:.0%}", "peak RSS (MB)": r["peak_rss_mb"]} for r in train_rows if "mfu" in r],
                      hide_index=True, width="stretch")
     thread_rows = bench["threads"]
-    chart(figures.grouped_bars({f"{t} thread(s)": ([r["preset"] for r in thread_rows if r["threads"] == t],
-                                                   [r["tokens_per_s"] for r in thread_rows if r["threads"] == t])
-                                for t in sorted({r["threads"] for r in thread_rows})},
-                               "Thread scaling (length 32)", "model", "tokens per second"), thread_rows, "bench-threads.csv", "bench-threads")
-    source_note(f"{path.name}, made by `{bench.get('command', 'python -m engine bench')}`; best of {bench['repeats']} repeats.")
+    by_threads = figures.grouped_series(thread_rows, lambda r: f"{r['threads']} thread(s)", "preset", "tokens_per_s")
+    chart(figures.grouped_bars(by_threads, "Thread scaling (length 32)", "model", "tokens per second"),
+          thread_rows, "bench-threads.csv", "bench-threads")
+    source_note(f"{path.name}, made by `{bench.get('command', 'python -m engine bench')}`; "
+                f"best of {bench['repeats']} repeats.")
 
 st.subheader("Speed while training the shipped models")
 runs = {e.name: load_metrics(e.metrics) for e in list_models() if e.shipped}
 runs = {n: r for n, r in runs.items() if r}
 if runs:
-    speed_rows = [{"model": n, "mean_tokens_per_s": round(sum(x["tokens_per_s"] for x in r if x["kind"] == "step") /
-                                                          max(1, sum(1 for x in r if x["kind"] == "step")))} for n, r in runs.items()]
+    speed_rows = [{"model": n, "mean_tokens_per_s": round(mean([x["tokens_per_s"] for x in r if x["kind"] == "step"]
+                                                                or [0]))} for n, r in runs.items()]
     chart(figures.bars([r["model"] for r in speed_rows], [r["mean_tokens_per_s"] for r in speed_rows],
                        "Mean training speed of the shipped runs", "source+target tokens per second", ".0f"),
           speed_rows, "training-speed.csv", "train-speed")
-    source_note("From each checkpoint's metrics.jsonl (written by `python -m engine train-all`); the machine is in its config.json.")
+    source_note("From each checkpoint's metrics.jsonl (written by `python -m engine train-all`); the machine is in "
+                "its config.json.")
 
 st.subheader("Measure now on this machine")
 st.markdown("Times one training step (batch 32) of each architecture at a few lengths, right here, best of 2.")
@@ -89,9 +94,9 @@ if st.button("Measure", icon=":material/speed:"):
 live = st.session_state.get("live_bench")
 if live:
     m = live["machine"]
-    st.markdown(f"**Measured on:** {m['cpu']} · {m['threads']} threads · torch {m['torch']} · CUDA device: {m['cuda_device']}")
-    chart(figures.lines({p: ([r["length"] for r in live["rows"] if r["preset"] == p], [r["tokens_per_s"] for r in live["rows"] if r["preset"] == p])
-                         for p in sorted({r["preset"] for r in live["rows"]})},
+    st.markdown(f"**Measured on:** {m['cpu']} · {m['threads']} threads · torch {m['torch']} · "
+                f"CUDA device: {m['cuda_device']}")
+    chart(figures.lines(figures.grouped_series(live["rows"], "preset", "length", "tokens_per_s"),
                         "Live: training speed against sentence length", "sentence length (tokens)", "tokens per second",
                         mode="lines+markers"), live["rows"], "live-bench.csv", "live")
     st.caption(f"torch sees {torch.get_num_threads()} threads on this server.")

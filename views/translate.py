@@ -77,8 +77,9 @@ def translate_all(sentence: str) -> dict | None:
             for label, source in inputs.items():
                 result = translator.translate([source], beam=beam, with_attention=True)[0]
                 results[name, label] = result
-                rows.append({"model": name, "input": label, "translation": result.text, "latency_ms": round(result.ms, 1),
-                             "output_tokens": len(result.tokens), "parameters": translator.model.num_parameters()})
+                rows.append({"model": name, "input": label, "translation": result.text,
+                             "latency_ms": round(result.ms, 1), "output_tokens": len(result.tokens),
+                             "parameters": translator.model.num_parameters()})
     return {"inputs": inputs, "rows": rows, "results": results,
             "parameters": {n: t.model.num_parameters() for n, t in translators.items()}}
 
@@ -110,7 +111,8 @@ for label, source in inputs.items():
             st.text(result.text or "(empty output)")
             st.caption(f"{result.ms:.0f} ms · {len(result.tokens)} tokens · {parameters[name] / 1e6:.1f}M parameters")
             if result.truncated:
-                st.caption(f":material/content_cut: only the first {MAX_SOURCE_TOKENS} subwords of the input were translated")
+                st.caption(f":material/content_cut: only the first {MAX_SOURCE_TOKENS} subwords of the input were "
+                           "translated")
 
 st.dataframe(rows, hide_index=True, width="stretch")
 st.download_button("Download translations (CSV)", to_csv(rows), file_name="translations.csv", mime="text/csv")
@@ -132,9 +134,10 @@ for tab, name in zip(st.tabs(names), names):
             matrix = chosen_layers.mean(0)
             matrix = matrix.mean(0) if head == "average" else matrix[head - 1]
             where = f"layer {layer}, head {head}"
-        st.plotly_chart(figures.attention_heatmap(matrix, result.source_tokens, result.tokens + ["</s>"],
-                                                  f"{name}: cross-attention ({where})"), width="stretch", key=f"attn-{name}")
-        st.download_button("Download attention (CSV)",
-                           to_csv([{"output": t, **{f"{j}:{s}": round(float(w), 4) for j, (s, w) in enumerate(zip(result.source_tokens, row))}}
-                                   for t, row in zip(result.tokens + ["</s>"], matrix)]),
-                           file_name=f"attention-{name}.csv", mime="text/csv", key=f"attn-csv-{name}")
+        outputs = result.tokens + ["</s>"]
+        st.plotly_chart(figures.attention_heatmap(matrix, result.source_tokens, outputs,
+                                                  f"{name}: cross-attention ({where})"),
+                        width="stretch", key=f"attn-{name}")
+        table = figures.attention_rows(matrix, result.source_tokens, outputs)
+        st.download_button("Download attention (CSV)", to_csv(table), file_name=f"attention-{name}.csv",
+                           mime="text/csv", key=f"attn-csv-{name}")

@@ -29,7 +29,8 @@ class MarianSize:
         return MarianConfig(
             vocab_size=self.vocab_size, d_model=self.d_model, encoder_layers=self.encoder_layers,
             decoder_layers=self.decoder_layers, encoder_attention_heads=self.heads, decoder_attention_heads=self.heads,
-            encoder_ffn_dim=self.ffn, decoder_ffn_dim=self.ffn, dropout=self.dropout, max_position_embeddings=self.max_len,
+            encoder_ffn_dim=self.ffn, decoder_ffn_dim=self.ffn, dropout=self.dropout,
+            max_position_embeddings=self.max_len,
             attention_dropout=self.attention_dropout, activation_dropout=self.activation_dropout,
             pad_token_id=PAD_ID, eos_token_id=EOS_ID, bos_token_id=BOS_ID, decoder_start_token_id=BOS_ID,
             forced_eos_token_id=EOS_ID, scale_embedding=True, share_encoder_decoder_embeddings=True,
