@@ -8,13 +8,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine import corpora
-from engine.checkpoint import atomic_write_json
-from engine.evaluation import evaluation_record
+from engine.paths import DASHBOARD_RUNS_DIR
+from engine.shipping import evaluate_checkpoint
 from engine.training import TrainConfig, Trainer
-from engine.translate import Translator
-
-from .models import RUNS_DIR
 
 MAX_TRAININGS = int(os.environ.get("SEQ2SEQ_MAX_TRAININGS", "1"))
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -37,7 +33,7 @@ class Job:
 
 
 class JobManager:
-    def __init__(self, runs_dir: Path = RUNS_DIR, max_jobs: int = MAX_TRAININGS):
+    def __init__(self, runs_dir: Path = DASHBOARD_RUNS_DIR, max_jobs: int = MAX_TRAININGS):
         self.runs_dir, self.max_jobs = runs_dir, max_jobs
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
@@ -69,12 +65,8 @@ class JobManager:
             job.status = "training"
             Trainer(job.config, job.run_dir, should_stop=job.stop.is_set).train()
             job.status = "evaluating"
-            translator = Translator.load(job.run_dir / "best")
-            translator.name = job.name
-            pairs = corpora.load_split(job.config.corpus, "test", job.config.direction)[:EVAL_SENTENCES]
-            result = evaluation_record(translator, pairs, "test",
-                                       f"training page (first {EVAL_SENTENCES} test sentences, greedy)")
-            atomic_write_json(job.run_dir / "best" / "eval.json", result)
+            result = evaluate_checkpoint(job.run_dir / "best", beam=1, limit=EVAL_SENTENCES,
+                                         command=f"training page (first {EVAL_SENTENCES} test sentences, greedy)")
             job.status, job.message = "finished", f"test BLEU {result['bleu']} on {EVAL_SENTENCES} sentences"
         except Exception as exc:  # shown on the page; the server keeps running
             job.status, job.message = "failed", f"{type(exc).__name__}: {exc}"

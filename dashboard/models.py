@@ -8,17 +8,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from engine import metrics_log
 from engine.checkpoint import CheckpointError, read_json
 from engine.hf_interop import is_transformers_dir
 from engine.hf_interop import load_translator as open_translator
+from engine.paths import CHECKPOINTS_DIR, HF_MODELS_DIR, RESULTS_DIR
+from engine.paths import DASHBOARD_RUNS_DIR as RUNS_DIR  # models trained from the browser
 from engine.translate import Translator
-
-ROOT = Path(__file__).resolve().parent.parent
-CHECKPOINTS_DIR = ROOT / "checkpoints"
-RUNS_DIR = ROOT / "runs" / "dashboard"  # models trained from the browser
-RESULTS_DIR = ROOT / "results"
-# drop local transformers translation models here (or list them in SEQ2SEQ_HF_MODELS)
-HF_MODELS_DIR = ROOT / "hf-models"
 
 
 @dataclass(frozen=True)
@@ -102,13 +98,7 @@ def load_eval(entry: ModelEntry, corpus: str | None = None) -> dict | None:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _read_jsonl(path: str, mtime: float) -> list[dict]:
-    records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue  # a line being written right now
-    return records
+    return metrics_log.read(Path(path))
 
 
 def load_metrics(path: Path) -> list[dict]:

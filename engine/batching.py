@@ -5,8 +5,7 @@ import random
 
 import torch
 
-from .tokenizer import BOS_ID
-from .translate import pad_batch
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
 def token_batches(lengths: list[int], max_tokens: int, seed: int, epoch: int,
@@ -34,6 +33,28 @@ def token_batches(lengths: list[int], max_tokens: int, seed: int, epoch: int,
             batches.append(current)
     rng.shuffle(batches)
     return batches
+
+
+def pad_batch(sequences: list[list[int]], device="cpu") -> torch.Tensor:
+    """[B, longest] token ids, PAD_ID after each sequence (at least one column)."""
+    width = max(1, max(len(s) for s in sequences))
+    batch = torch.full((len(sequences), width), PAD_ID, dtype=torch.long)
+    for i, seq in enumerate(sequences):
+        batch[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+    return batch.to(device)
+
+
+def synthetic_batch(batch: int, length: int, vocab: int, seed: int = 0, target_length: int | None = None,
+                    eos: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random token ids (never the special ones) for benchmarks and experiments: src [B, length] (ending in EOS
+    if `eos`), decoder input [B, T] = BOS + target[:-1], target [B, T]; T = target_length or length."""
+    g = torch.Generator().manual_seed(seed)
+    src = torch.randint(4, vocab, (batch, length), generator=g)
+    if eos:
+        src[:, -1] = EOS_ID
+    tgt = torch.randint(4, vocab, (batch, target_length or length), generator=g)
+    tgt_in = torch.cat([torch.full((batch, 1), BOS_ID), tgt[:, :-1]], 1)
+    return src, tgt_in, tgt
 
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # src [B, S], decoder input [B, T], decoder output [B, T]

@@ -23,12 +23,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from .batching import synthetic_batch
 from .decoding import beam_search, greedy_decode
+from .evaluation import sequence_loss
 from .models import build_model, model_spec
-from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 ARCHITECTURES = ("rnn-tanh-attn", "lstm-attn", "gru", "gru-attn", "transformer", "hf-marian")
 VOCAB, BATCH = 8000, 64
@@ -69,15 +69,6 @@ def best_time(fn: Callable[[], None], repeats: int = 3, warmup: int = 1) -> floa
     return min(times)
 
 
-def synthetic_batch(batch: int, length: int, vocab: int, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    src = torch.randint(4, vocab, (batch, length), generator=g)
-    src[:, -1] = EOS_ID
-    tgt = torch.randint(4, vocab, (batch, length), generator=g)
-    tgt_in = torch.cat([torch.full((batch, 1), BOS_ID), tgt[:, :-1]], 1)
-    return src, tgt_in, tgt
-
-
 def training_throughput(preset: str, length: int, batch: int = BATCH, vocab: int = VOCAB, repeats: int = 3,
                         size: str = "base", count_flops: bool = False) -> dict:
     """Source+target tokens per second of one optimizer step (forward, backward, AdamW)."""
@@ -88,7 +79,7 @@ def training_throughput(preset: str, length: int, batch: int = BATCH, vocab: int
 
     def step():
         logits = model(src, tgt_in)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=PAD_ID)
+        loss = sequence_loss(logits, tgt, reduction="mean")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -134,10 +125,9 @@ def sequential_steps(preset: str, length: int) -> int:
 
     A recurrent layer walks the sequence token by token; an attention layer handles all positions at once.
     """
-    config = model_spec(preset, 8)["config"]
-    if "layers" in config:  # recurrent: every layer of encoder and decoder is a chain of `length` steps
-        return 2 * config["layers"] * length
-    return config["encoder_layers"] + config["decoder_layers"]
+    with torch.device("meta"):  # the model's sizes, without allocating it
+        model = build_model(model_spec(preset, 8))
+    return model.sequential_steps(length)
 
 
 # ---------------------------------------------------------------- decoding

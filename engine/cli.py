@@ -5,21 +5,16 @@ import argparse
 import json
 import os
 import shlex
-import shutil
 import signal
 import sys
+import typing
 from dataclasses import fields
 from pathlib import Path
 
 from . import corpora
-from .checkpoint import CheckpointError, atomic_write_json, average_weights, load_checkpoint, save_checkpoint
-from .models import PRESETS, SIZES
-
-ROOT = Path(__file__).resolve().parent.parent
-CHECKPOINTS_DIR = ROOT / "checkpoints"
-RUNS_DIR = ROOT / "runs"
-RESULTS_DIR = ROOT / "results"
-SHIPPED = ("gru-attn", "transformer", "hf-marian", "lstm-attn", "gru", "transformer-nopos", "rnn-tanh-attn")
+from .checkpoint import CheckpointError, atomic_write_json
+from .models import PRESETS
+from .paths import CHECKPOINTS_DIR, RESULTS_DIR, RUNS_DIR, SHIPPED
 
 
 def command_line() -> str:
@@ -112,58 +107,23 @@ def cmd_train_all(args) -> None:
 
 # ---------------------------------------------------------------- export / eval / translate
 def export(run_dir: Path, out: Path, command: str) -> None:
-    """Ship a run as an fp16 checkpoint with its training log: the best weights, or the mean of the last
-    evaluation snapshots (`--average-last`) when that scores a lower validation loss."""
-    from .evaluation import mean_nll
-    from .training import snapshot_files
+    from .shipping import export_run
 
-    source = run_dir / "best" if (run_dir / "best").exists() else run_dir / "checkpoint"
-    model, spec, tokenizer, meta = load_checkpoint(source)
-    meta = {**meta, "command": command,
-            "exported_from": str(source.relative_to(ROOT) if source.is_relative_to(ROOT) else source)}
-    snapshots = snapshot_files(run_dir)[-meta.get("train_config", {}).get("average_last", 0):]
-    if len(snapshots) > 1:
-        valid = corpora.load_split(meta["corpus"], "valid", meta["direction"])
-        best_loss = mean_nll(model, tokenizer, valid)
-        best_weights = {k: v.clone() for k, v in model.state_dict().items()}
-        model.load_state_dict(average_weights(snapshots))
-        averaged_loss = mean_nll(model, tokenizer, valid)
-        meta["averaging"] = {"snapshots": [p.stem for p in snapshots], "valid_loss_best": round(best_loss, 4),
-                             "valid_loss_averaged": round(averaged_loss, 4), "shipped": "averaged"}
-        if averaged_loss >= best_loss:
-            model.load_state_dict(best_weights)
-            meta["averaging"]["shipped"] = "best"
-        print(f"averaging {len(snapshots)} snapshots: valid loss {averaged_loss:.4f} vs best {best_loss:.4f}; "
-              f"shipping the {meta['averaging']['shipped']} weights")
-    save_checkpoint(out, model, spec, tokenizer, meta, half=True)
-    shutil.copy(run_dir / "metrics.jsonl", out / "metrics.jsonl")
-    print(f"exported {source} -> {out}")
-
-
-def eval_file(checkpoint: Path, corpus: str | None = None, split: str = "test") -> Path:
-    """eval.json for the test split of the checkpoint's own corpus, eval-<corpus>.json for another corpus,
-    with -<split> added for a split other than test (e.g. eval-valid.json while choosing a beam)."""
-    return checkpoint / ("eval" + (f"-{corpus}" if corpus else "") + (f"-{split}" if split != "test" else "") + ".json")
+    meta = export_run(run_dir, out, command)
+    if "averaging" in meta:
+        a = meta["averaging"]
+        print(f"averaging {len(a['snapshots'])} snapshots: valid loss {a['valid_loss_averaged']:.4f} vs best "
+              f"{a['valid_loss_best']:.4f}; shipping the {a['shipped']} weights")
+    print(f"exported {meta['exported_from']} -> {out}")
 
 
 def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float = 1.0,
                         corpus: str | None = None) -> dict:
-    """Translate a test (or valid) split and write the scores beside the checkpoint; `corpus` picks another
-    corpus of the same direction (e.g. the long bible-en-de sentences for a model trained on ding-en-de)."""
-    from .evaluation import evaluation_record
-    from .translate import Translator
+    from .shipping import evaluate_checkpoint as evaluate
 
-    translator = Translator.load(path)
-    own = translator.meta["corpus"]
-    corpus = None if corpus in (None, own) else corpus
-    pairs = corpora.load_split(corpus or own, split, translator.meta["direction"])
-    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    command = f"python -m engine eval {shown} --split {split} --beam {beam}" + (f" --corpus {corpus}" if corpus else "")
-    result = evaluation_record(translator, pairs, split, command, beam, length_penalty)
-    result["corpus"] = corpus or own
-    atomic_write_json(eval_file(path, corpus, split), result)
-    print(f"{path.name} on {corpus or own} {split}: BLEU {result['bleu']}  chrF {result['chrf']}  TER {result['ter']}  "
-          f"ppl {result['perplexity']}")
+    result = evaluate(path, split, beam, length_penalty, corpus)
+    print(f"{path.name} on {result['corpus']} {split}: BLEU {result['bleu']}  chrF {result['chrf']}  "
+          f"TER {result['ter']}  ppl {result['perplexity']}")
     return result
 
 
@@ -255,34 +215,21 @@ def cmd_bench(args) -> None:
 
 # ---------------------------------------------------------------- parser
 def add_training_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", default="ding-en-de", choices=list(corpora.CORPORA))
-    p.add_argument("--direction", help="e.g. en-de (default: the corpus's first direction)")
-    p.add_argument("--size", choices=list(SIZES), help="model size (default base)")
-    p.add_argument("--minutes", type=float, help="training-time budget")
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--max-epochs", type=int)
-    p.add_argument("--vocab-size", type=int)
-    p.add_argument("--max-tokens", type=int, help="padded tokens per batch")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--schedule", choices=["inverse-sqrt", "constant"], help="learning rate after warm-up")
-    p.add_argument("--warmup-steps", type=int)
-    p.add_argument("--label-smoothing", type=float)
-    p.add_argument("--clip-norm", type=float, help="0 disables clipping")
-    p.add_argument("--patience", type=int, help="early stopping after N evaluations without improvement")
-    p.add_argument("--eval-every", type=int, help="steps between evaluations (default: every epoch)")
-    p.add_argument("--checkpoint-every", type=int)
-    p.add_argument("--mix", help="training data with weights, e.g. 'ding-en-de*3,ding-en-de/lexicon*0.1,bible-en-de' "
-                                 "(default: the corpus's train split; see engine/mix.py)")
-    p.add_argument("--model-overrides", type=json.loads, help='model config fields as JSON, e.g. \'{"ffn": 512}\'')
-    p.add_argument("--max-train-tokens", type=int, help="budget of training tokens (source + target)")
-    p.add_argument("--eval-every-tokens", type=int, help="training tokens between evaluations")
-    p.add_argument("--average-last", type=int, help="keep the last N evaluation snapshots; export ships their mean "
-                                                    "if it scores better on valid")
-    p.add_argument("--bf16", action="store_true", default=None, help="bf16 autocast")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--device", help="auto, cpu or cuda")
-    p.add_argument("--train-limit", type=int, help="use only the first N training pairs")
+    """One flag per TrainConfig field (but the preset), with the field's help; unset flags keep its default."""
+    from .training import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        if f.name == "preset":
+            continue
+        kind = next(t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None))
+        extras = {k: v for k, v in f.metadata.items() if k != "help"}
+        flag = "--" + f.name.replace("_", "-")
+        if kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f.metadata["help"])
+        else:
+            p.add_argument(flag, type=json.loads if kind is dict else kind, default=None, help=f.metadata["help"],
+                           **extras)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from .paths import DATA_DIR  # noqa: E402  (re-exported: corpora.DATA_DIR)
+
 SPLITS = ("train", "valid", "test")
 HELD_OUT_PAIRS = 1000  # minimum pairs in each of valid and test
 SPLIT_SEED = 20261125

@@ -60,9 +60,16 @@ def long_sentence_scores(sources: list[str], hypotheses: list[str], references: 
     return {"min_words": min_words, "sentences": len(idx), "bleu": scores["bleu"], "chrf": scores["chrf"]}
 
 
+def sequence_loss(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0,
+                  reduction: str = "sum") -> torch.Tensor:
+    """Cross-entropy of logits [B, T, V] against target ids [B, T], padding ignored; "sum" or "mean" over tokens.
+    Training, validation, the bench and the Lab all score with this one loss."""
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=PAD_ID,
+                           label_smoothing=label_smoothing, reduction=reduction)
+
+
 @torch.inference_mode()
-def mean_nll(model, tokenizer, pairs: list[tuple[str, str]], max_tokens: int = 4000,
-             label_smoothing: float = 0.0) -> float:
+def mean_nll(model, tokenizer, pairs: list[tuple[str, str]], max_tokens: int = 4000) -> float:
     """Teacher-forced mean negative log-likelihood per target token (exp() of it is perplexity)."""
     model.eval()
     device = next(model.parameters()).device
@@ -70,9 +77,7 @@ def mean_nll(model, tokenizer, pairs: list[tuple[str, str]], max_tokens: int = 4
     total, count = 0.0, 0
     for batch in token_batches([max(len(s), len(t)) for s, t in zip(src_ids, tgt_ids)], max_tokens, seed=0, epoch=0):
         src, tgt_in, tgt_out = collate([src_ids[i] for i in batch], [tgt_ids[i] for i in batch], device)
-        logits = model(src, tgt_in).float()
-        total += F.cross_entropy(logits.transpose(1, 2), tgt_out, ignore_index=PAD_ID, reduction="sum",
-                                 label_smoothing=label_smoothing).item()
+        total += sequence_loss(model(src, tgt_in), tgt_out).item()
         count += (tgt_out != PAD_ID).sum().item()
     return total / max(count, 1)
 

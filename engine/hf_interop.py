@@ -43,8 +43,7 @@ class HFTranslator(Translator):
     """A transformers seq2seq model behind Translator's `translate()`: decoding is transformers' `generate`."""
 
     def __init__(self, model, tokenizer, name: str, meta: dict | None = None):
-        super().__init__(model, tokenizer, {"family": "transformers", "preset": model.config.model_type, "config": {}},
-                         meta, name)
+        super().__init__(model, tokenizer, meta, name)
 
     @property
     def has_attention(self) -> bool:

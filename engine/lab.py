@@ -4,10 +4,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
-from .models import build_model, model_spec
-from .tokenizer import BOS_ID, EOS_ID, PAD_ID
+from .batching import synthetic_batch
+from .evaluation import sequence_loss
+from .models import build_model, model_class, model_spec
 
 GRADIENT_FLOW_PRESETS = ("rnn-tanh", "rnn-relu-attn", "lstm", "gru",
                          "transformer")  # recurrent ones run without attention
@@ -26,21 +26,12 @@ def gradient_by_source_position(preset: str, length: int = 40, vocab: int = 200,
     orthogonal recurrent weights with PyTorch's default uniform(-1/sqrt(hidden), 1/sqrt(hidden)).
     """
     torch.manual_seed(seed)
-    if preset == "transformer":
-        overrides = {"d_model": hidden, "heads": 4, "ffn": 4 * hidden, "encoder_layers": 2, "decoder_layers": 2,
-                     "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0}
-    else:
-        overrides = {"emb_dim": hidden, "hidden": hidden, "layers": 1, "dropout": 0.0, "bidirectional": False,
-                     "attention": "none"}
-    model = build_model(model_spec(preset, vocab, **overrides)).eval()
+    model = build_model(model_spec(preset, vocab, **model_class(preset).probe_overrides(hidden))).eval()
     if init == "default":
         with torch.no_grad():
             for weight in _recurrent_weights(model):
                 weight.uniform_(-hidden ** -0.5, hidden ** -0.5)
-    g = torch.Generator().manual_seed(seed)
-    src = torch.randint(4, vocab, (8, length), generator=g)
-    src[:, -1] = EOS_ID
-    tgt_in = torch.cat([torch.full((8, 1), BOS_ID), torch.randint(4, vocab, (8, 4), generator=g)], 1)
+    src, tgt_in, tgt = synthetic_batch(8, length, vocab, seed, target_length=5)  # [8, length], [8, 5], [8, 5]
     captured = []
 
     def keep_source_embedding(module, inputs, output):
@@ -50,8 +41,8 @@ def gradient_by_source_position(preset: str, length: int = 40, vocab: int = 200,
 
     handle = model.embed.register_forward_hook(keep_source_embedding)
     try:
-        logits = model(src, tgt_in)
-        F.cross_entropy(logits[:, -1], torch.randint(4, vocab, (8,), generator=g)).backward()
+        logits = model(src, tgt_in)  # [8, 5, vocab]
+        sequence_loss(logits[:, -1:], tgt[:, -1:], reduction="mean").backward()  # the last target token
     finally:
         handle.remove()
     return captured[0].grad.norm(dim=-1).mean(0).tolist()
@@ -68,13 +59,10 @@ def clipping_run(clip_norm: float, steps: int = 60, lr: float = 0.1, seed: int =
         for weight in _recurrent_weights(model):
             weight.mul_(weight_scale)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    src = torch.randint(4, vocab, (16, length), generator=g)
-    tgt = torch.randint(4, vocab, (16, length), generator=g)
-    tgt_in = torch.cat([torch.full((16, 1), BOS_ID), tgt[:, :-1]], 1)
+    src, tgt_in, tgt = synthetic_batch(16, length, vocab, seed, eos=False)
     history = []
     for step in range(1, steps + 1):
-        loss = F.cross_entropy(model(src, tgt_in).transpose(1, 2), tgt, ignore_index=PAD_ID)
+        loss = sequence_loss(model(src, tgt_in), tgt, reduction="mean")
         optimizer.zero_grad()
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm if clip_norm > 0 else math.inf).item()

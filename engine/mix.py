@@ -1,4 +1,5 @@
-"""Training-data mixes: several corpora (and a corpus's training-only extras) with a weight each.
+"""Training data: mixes of several corpora (and a corpus's training-only extras) with a weight each, encoded
+once and drawn from anew every epoch.
 
 A mix is written `SOURCE*WEIGHT,SOURCE*WEIGHT,...`, a source being a corpus (its train split) or
 `corpus/extra` (e.g. `ding-en-de/lexicon`). Each epoch takes every pair of a source `int(weight)` times plus a
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import corpora
+from .batching import token_batches
+from .tokenizer import encode
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,6 @@ def parse_mix(text: str) -> list[Source]:
     return sources
 
 
-def load_sources(sources: list[Source], direction: str) -> list[list[tuple[str, str]]]:
-    """The pairs of each source, in the mix's order."""
-    return [corpora.load_split(s.corpus, s.split, direction) for s in sources]
 
 
 def epoch_indices(sizes: list[int], weights: list[float], seed: int, epoch: int) -> list[int]:
@@ -63,3 +63,38 @@ def epoch_indices(sizes: list[int], weights: list[float], seed: int, epoch: int)
             indices += sorted(rng.sample(range(offset, offset + size), round(fraction * size)))
         offset += size
     return indices
+
+
+@dataclass
+class TrainingData:
+    """The pairs of a mix (sources concatenated in the mix's order), their token ids, and each epoch's batches."""
+
+    sources: list[Source]
+    sizes: list[int]  # pairs per source
+    pairs: list[tuple[str, str]]
+    src_ids: list[list[int]] = field(default_factory=list)
+    tgt_ids: list[list[int]] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)  # the longer side of each pair, in tokens
+
+    @classmethod
+    def load(cls, mix: str, direction: str, limit: int | None = None) -> TrainingData:
+        """The mix's pairs; `limit` keeps only the first pairs of its first source (tests, quick runs)."""
+        sources = parse_mix(mix)
+        parts = [corpora.load_split(s.corpus, s.split, direction) for s in sources]
+        parts[0] = parts[0][:limit]
+        return cls(sources, [len(p) for p in parts], [pair for part in parts for pair in part])
+
+    def texts(self) -> list[str]:
+        return [text for pair in self.pairs for text in pair]
+
+    def encode(self, tokenizer, max_length: int) -> None:
+        """Token ids of both sides (EOS appended), each cut to `max_length`."""
+        self.src_ids = [s[:max_length] for s in encode(tokenizer, [s for s, _ in self.pairs])]
+        self.tgt_ids = [t[:max_length] for t in encode(tokenizer, [t for _, t in self.pairs])]
+        self.lengths = [max(len(s), len(t)) for s, t in zip(self.src_ids, self.tgt_ids)]
+
+    def epoch_batches(self, epoch: int, max_tokens: int, seed: int) -> list[list[int]]:
+        """This epoch's batches of indices into `pairs`: the mix's draw, then length-bucketed token batches."""
+        chosen = epoch_indices(self.sizes, [s.weight for s in self.sources], seed, epoch)
+        batches = token_batches([self.lengths[i] for i in chosen], max_tokens, seed, epoch)
+        return [[chosen[j] for j in batch] for batch in batches]

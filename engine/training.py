@@ -10,7 +10,6 @@ A run directory holds:
 from __future__ import annotations
 
 import gc
-import json
 import math
 import time
 from collections.abc import Callable
@@ -18,67 +17,72 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import save_model
 from torch.nn.parallel import DistributedDataParallel
 
-from . import corpora
-from .batching import collate, token_batches
+from . import corpora, metrics_log
+from .batching import collate
 from .checkpoint import atomic_write_json, load_checkpoint, load_training_state, resolve, save_checkpoint
 from .distributed import close_world, init_world
-from .evaluation import corpus_scores, mean_nll
-from .mix import epoch_indices, load_sources, parse_mix
-from .models import PRESETS, build_model, model_spec
-from .tokenizer import PAD_ID, encode, load_tokenizer, save_tokenizer, train_tokenizer
+from .evaluation import corpus_scores, mean_nll, sequence_loss
+from .mix import TrainingData
+from .models import SIZES, build_model, model_class, model_spec
+from .tokenizer import PAD_ID, load_tokenizer, save_tokenizer, train_tokenizer
 from .translate import Translator
 
 MAX_TRAIN_TOKENS = 128  # longer training examples are cut to this many subwords
 
 
+SCHEDULES = ("inverse-sqrt", "constant")
+
+
+def option(default, help: str, **argparse_extras):
+    """A TrainConfig field with its command-line help (the CLI builds one flag per field from these)."""
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata={"help": help, **argparse_extras})
+    return field(default=default, metadata={"help": help, **argparse_extras})
+
+
 @dataclass
 class TrainConfig:
-    preset: str = "gru-attn"
-    size: str = "base"
-    corpus: str = "ding-en-de"
-    direction: str = "en-de"
-    mix: str = ""  # training data, e.g. "ding-en-de*3,ding-en-de/lexicon*0.1,bible-en-de" (engine/mix.py); "" = corpus
-    vocab_size: int = 4000
-    model_overrides: dict = field(default_factory=dict)
-    max_tokens: int = 1500  # padded tokens per batch (batch x longest sequence)
-    lr: float | None = None  # peak learning rate; None: the family's (FAMILY_RECIPES)
-    schedule: str = "inverse-sqrt"  # after linear warm-up: "inverse-sqrt" decay or "constant"
-    warmup_steps: int | None = None  # None: the family's (FAMILY_RECIPES)
-    weight_decay: float = 0.01
-    label_smoothing: float = 0.1
-    clip_norm: float = 1.0  # 0 disables clipping (the pre-clip norm is logged either way)
-    minutes: float | None = None  # budget of training time (evaluation excluded)
-    max_steps: int | None = None
-    max_train_tokens: int | None = None  # budget of training tokens (source + target, padding excluded)
-    max_epochs: int | None = None
-    eval_every: int = 0  # steps between evaluations; 0 = once per epoch (unless eval_every_tokens)
-    eval_every_tokens: int = 0  # training tokens between evaluations: comparable learning curves across models
-    valid_sentences: int = 200  # valid pairs decoded for validation BLEU/chrF (all are used for loss)
-    patience: int = 0  # stop after this many evaluations without a better validation loss; 0 = never
-    checkpoint_every: int = 200  # steps between training checkpoints
-    average_last: int = 0  # keep the weights of the last N evaluations in snapshots/ (export averages them)
-    bf16: bool = False  # bf16 autocast (CPUs with AVX-512 bf16, CUDA)
-    seed: int = 1
-    threads: int | None = None
-    device: str = "auto"
-    train_limit: int | None = None  # use only the first N training pairs (tests, quick runs)
+    """Everything a training run needs: `python -m engine train --help` lists these as flags."""
 
-
-# Peak learning rate and warm-up per model family, chosen on validation splits (results/quality-runs.md).
-FAMILY_RECIPES = {
-    "recurrent": {"lr": 3e-3, "warmup_steps": 100},
-    "transformer": {"lr": 2e-3, "warmup_steps": 300},
-    "hf-marian": {"lr": 1e-3, "warmup_steps": 600},  # post-norm: collapses to one output at 3e-3
-}
+    preset: str = option("gru-attn", "model preset (engine/models/__init__.py)")
+    size: str = option("base", "model size: base, or tiny for tests and quick runs", choices=SIZES)
+    corpus: str = option("ding-en-de", "corpus whose valid split picks the best weights and names the model's data",
+                         choices=tuple(corpora.CORPORA))
+    direction: str = option("en-de", "translation direction (the CLI's default: the corpus's first)")
+    mix: str = option("", "training data with weights, e.g. 'ding-en-de*3,ding-en-de/lexicon*0.05,bible-en-de*0.15' "
+                          "(engine/mix.py); empty: the corpus's train split")
+    vocab_size: int = option(4000, "joint BPE vocabulary size")
+    model_overrides: dict = option({}, 'model config fields as JSON, e.g. \'{"ffn": 512}\'')
+    max_tokens: int = option(1500, "padded tokens per batch (batch x longest sequence)")
+    lr: float | None = option(None, "peak learning rate (default: the model family's recipe)")
+    schedule: str = option("inverse-sqrt", "learning rate after the linear warm-up", choices=SCHEDULES)
+    warmup_steps: int | None = option(None, "warm-up steps (default: the model family's recipe)")
+    weight_decay: float = option(0.01, "AdamW weight decay")
+    label_smoothing: float = option(0.1, "label smoothing of the training loss")
+    clip_norm: float = option(1.0, "gradient-norm clipping; 0 disables it (the pre-clip norm is logged either way)")
+    minutes: float | None = option(None, "budget of training time (evaluation excluded)")
+    max_steps: int | None = option(None, "budget of optimizer steps")
+    max_train_tokens: int | None = option(None, "budget of training tokens (source + target, padding excluded)")
+    max_epochs: int | None = option(None, "budget of epochs")
+    eval_every: int = option(0, "steps between evaluations; 0: once per epoch (unless --eval-every-tokens)")
+    eval_every_tokens: int = option(0, "training tokens between evaluations (comparable learning curves)")
+    valid_sentences: int = option(200, "valid pairs decoded for validation BLEU/chrF (all count for the loss)")
+    patience: int = option(0, "stop after this many evaluations without a better validation loss; 0: never")
+    checkpoint_every: int = option(200, "steps between training checkpoints")
+    average_last: int = option(0, "keep the last N evaluation snapshots; export ships their mean if better on valid")
+    bf16: bool = option(False, "bf16 autocast (CUDA, or CPUs with native bf16)")
+    seed: int = option(1, "random seed (weights, batch order, data mix)")
+    threads: int | None = option(None, "torch threads (default: torch's choice)")
+    device: str = option("auto", "auto, cpu or cuda")
+    train_limit: int | None = option(None, "use only the first N pairs of the first training source")
 
 
 def with_family_recipe(cfg: TrainConfig) -> TrainConfig:
-    """The config with the family's recipe filled in wherever it leaves a setting to the family (None)."""
-    recipe = FAMILY_RECIPES.get(PRESETS[cfg.preset][0], {}) if cfg.preset in PRESETS else {}
+    """The config with the model family's `recipe` (engine/models) wherever it leaves a setting as None."""
+    recipe = model_class(cfg.preset).recipe
     return replace(cfg, **{k: v for k, v in recipe.items() if getattr(cfg, k) is None})
 
 
@@ -120,9 +124,6 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-SCHEDULES = ("inverse-sqrt", "constant")
-
-
 def learning_rate(step: int, peak: float, warmup: int, schedule: str = "inverse-sqrt") -> float:
     """Linear warm-up to `peak`, then constant or decaying with 1/sqrt(step) (Vaswani et al.)."""
     if schedule not in SCHEDULES:
@@ -146,15 +147,11 @@ class Trainer:
         if cfg.bf16 and self.device.type == "cpu" and not cpu_has_bf16():
             raise ValueError("--bf16 needs a CPU with native bf16 (AVX512-BF16 or AMX); this one would emulate it "
                              "and train many times slower. Leave --bf16 off here.")
-        self.sources = parse_mix(cfg.mix or cfg.corpus)
-        parts = load_sources(self.sources, cfg.direction)
-        parts[0] = parts[0][: cfg.train_limit]
-        self.source_sizes = [len(p) for p in parts]
-        self.train_pairs = [pair for part in parts for pair in part]
+        self.data = TrainingData.load(cfg.mix or cfg.corpus, cfg.direction, cfg.train_limit)
         self.valid_pairs = corpora.load_split(cfg.corpus, "valid", cfg.direction)
-        others = dict.fromkeys(s.corpus for s in self.sources if s.corpus != cfg.corpus)
-        self.other_valid = {c: corpora.load_split(c, "valid",
-                                                  cfg.direction)[: cfg.valid_sentences // 2] for c in others}
+        others = dict.fromkeys(s.corpus for s in self.data.sources if s.corpus != cfg.corpus)
+        self.other_valid = {c: corpora.load_split(c, "valid", cfg.direction)[: cfg.valid_sentences // 2]
+                            for c in others}
         self.state = TrainerState()
         checkpoint = resolve(self.run_dir / "checkpoint")
         resuming = checkpoint.exists()
@@ -173,20 +170,18 @@ class Trainer:
                 if int(later.stem.split("-")[1]) > self.state.step:
                     later.unlink()
         self.network = DistributedDataParallel(self.model) if self.world.distributed else self.model  # what trains
-        self.src_ids = [s[:MAX_TRAIN_TOKENS] for s in encode(self.tokenizer, [s for s, _ in self.train_pairs])]
-        self.tgt_ids = [t[:MAX_TRAIN_TOKENS] for t in encode(self.tokenizer, [t for _, t in self.train_pairs])]
-        self.lengths = [max(len(s), len(t)) for s, t in zip(self.src_ids, self.tgt_ids)]
+        self.data.encode(self.tokenizer, MAX_TRAIN_TOKENS)
         self.metrics_path = self.run_dir / "metrics.jsonl"
         if self.world.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.run_dir / "train_config.json", asdict(cfg))
-            self._truncate_metrics()
+            metrics_log.truncate(self.metrics_path, self.state.step, self.state.last_eval_step)
 
     def _shared_tokenizer(self):
         """Train the tokenizer once (on the main process) and give every rank the same one."""
         path = self.run_dir / "tokenizer.json"
         if self.world.main:
-            tokenizer = train_tokenizer([x for pair in self.train_pairs for x in pair], self.cfg.vocab_size)
+            tokenizer = train_tokenizer(self.data.texts(), self.cfg.vocab_size)
             if self.world.distributed:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
                 save_tokenizer(tokenizer, path)
@@ -194,30 +189,10 @@ class Trainer:
         return tokenizer if self.world.main else load_tokenizer(path)
 
     # ---------------------------------------------------------------- bookkeeping
-    def _truncate_metrics(self) -> None:
-        """Drop what the checkpoint does not include (later steps; an evaluation at its own step that ran after
-        it was saved), so the resumed run's log has no duplicates."""
-        if not self.metrics_path.exists():
-            return
-        kept = []
-        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash
-            step = record.get("step", 0)
-            if step < self.state.step or (step == self.state.step and (record.get("kind") != "eval" or
-                                                                         step == self.state.last_eval_step)):
-                kept.append(line)
-        tmp = self.metrics_path.with_suffix(".tmp")
-        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        tmp.replace(self.metrics_path)
-
     def _log(self, record: dict) -> None:
         if not self.world.main:
             return
-        with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        metrics_log.append(self.metrics_path, record)
         self.on_record(record)
 
     def meta(self) -> dict:
@@ -228,7 +203,7 @@ class Trainer:
                                    2), "wall_minutes": round(self.state.wall_seconds / 60, 2),
             "best_valid_loss": self.state.best_valid_loss if math.isfinite(self.state.best_valid_loss) else None,
             "device": str(self.device), "processes": self.world.size, "threads": torch.get_num_threads(),
-            "torch": torch.__version__, "train_pairs": len(self.train_pairs), "tokens_seen": self.state.tokens_seen,
+            "torch": torch.__version__, "train_pairs": len(self.data.pairs), "tokens_seen": self.state.tokens_seen,
             "train_config": asdict(self.cfg),
         }
 
@@ -276,15 +251,14 @@ class Trainer:
         cfg = self.cfg
         self.network.train()
         examples, weight = self.world.shard(batch)
-        src, tgt_in, tgt_out = collate([self.src_ids[i] for i in examples], [self.tgt_ids[i] for i in examples],
-                                       self.device)
+        src, tgt_in, tgt_out = collate([self.data.src_ids[i] for i in examples],
+                                       [self.data.tgt_ids[i] for i in examples], self.device)
         lr = learning_rate(self.state.step + 1, cfg.lr, cfg.warmup_steps, cfg.schedule)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             logits = self.network(src, tgt_in)
-        loss_sum = weight * F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
-                                            ignore_index=PAD_ID, label_smoothing=cfg.label_smoothing, reduction="sum")
+        loss_sum = weight * sequence_loss(logits, tgt_out, cfg.label_smoothing)
         local_targets = weight * int((tgt_out != PAD_ID).sum())
         local_sources = weight * int((src != PAD_ID).sum())
         total_loss, targets, sources = self.world.sum(loss_sum.item(), local_targets, local_sources)
@@ -303,7 +277,7 @@ class Trainer:
         """Validation loss on the corpus's valid split; greedy BLEU/chrF on its first valid sentences, and on a
         few of every other corpus in the mix (suffixed with the corpus name)."""
         valid_loss = mean_nll(self.model, self.tokenizer, self.valid_pairs)
-        translator = Translator(self.model, self.tokenizer, self.spec)
+        translator = Translator(self.model, self.tokenizer)
         record = {"valid_loss": round(valid_loss, 4), "valid_ppl": round(math.exp(min(valid_loss, 50)), 2)}
         for corpus, pairs in {"": self.valid_pairs[: self.cfg.valid_sentences], **self.other_valid}.items():
             hypotheses = [t.text for t in translator.translate([s for s, _ in pairs])]
@@ -349,19 +323,13 @@ class Trainer:
                 (every_tokens and st.tokens_seen // every_tokens > tokens_before // every_tokens):
             self.run_evaluation()
 
-    def epoch_batches(self, epoch: int) -> list[list[int]]:
-        """This epoch's batches of indices into train_pairs: the mix's draw, then length-bucketed token batches."""
-        chosen = epoch_indices(self.source_sizes, [s.weight for s in self.sources], self.cfg.seed, epoch)
-        batches = token_batches([self.lengths[i] for i in chosen], self.cfg.max_tokens, self.cfg.seed, epoch)
-        return [[chosen[j] for j in batch] for batch in batches]
-
     def train(self) -> TrainerState:
         cfg, st = self.cfg, self.state
         wall_start, wall_before = time.perf_counter(), st.wall_seconds
         since_checkpoint = 0
         try:
             while not st.finished and self.keep_going():
-                batches = self.epoch_batches(st.epoch)
+                batches = self.data.epoch_batches(st.epoch, cfg.max_tokens, cfg.seed)
                 for batch in batches[st.batch_in_epoch:]:
                     if not self.keep_going():
                         break

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .batching import pad_batch
 from .checkpoint import load_checkpoint
 from .decoding import beam_search, greedy_decode
 from .models import Seq2Seq
@@ -58,22 +59,16 @@ class Translation:
     truncated: bool = False
 
 
-def pad_batch(sequences: list[list[int]], device="cpu") -> torch.Tensor:
-    width = max(1, max(len(s) for s in sequences))
-    batch = torch.full((len(sequences), width), PAD_ID, dtype=torch.long)
-    for i, seq in enumerate(sequences):
-        batch[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-    return batch.to(device)
-
-
 class Translator:
-    def __init__(self, model: Seq2Seq, tokenizer, spec: dict, meta: dict | None = None, name: str = "model"):
-        self.model, self.tokenizer, self.spec, self.meta, self.name = model.eval(), tokenizer, spec, meta or {}, name
+    """A model and its tokenizer behind one call: sentences in, `Translation`s out."""
+
+    def __init__(self, model: Seq2Seq, tokenizer, meta: dict | None = None, name: str = "model"):
+        self.model, self.tokenizer, self.meta, self.name = model.eval(), tokenizer, meta or {}, name
 
     @classmethod
     def load(cls, path: Path, device: str = "cpu") -> Translator:
-        model, spec, tokenizer, meta = load_checkpoint(path, device)
-        return cls(model, tokenizer, spec, meta, name=Path(path).name)
+        model, _, tokenizer, meta = load_checkpoint(path, device)
+        return cls(model, tokenizer, meta, name=Path(path).name)
 
     @property
     def device(self):
@@ -81,7 +76,7 @@ class Translator:
 
     @property
     def has_attention(self) -> bool:
-        return self.spec["family"] != "recurrent" or self.spec["config"].get("attention") != "none"
+        return self.model.has_attention
 
     def translate(self, sentences: list[str], beam: int = 1, length_penalty: float = 1.0, max_len_ratio: float = 2.0,
                   batch_size: int = 32, with_attention: bool = False) -> list[Translation]:

@@ -9,6 +9,8 @@ from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, require_browser, 
 require_browser()
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 expect.set_options(timeout=120_000)  # the first page load also loads every model
 
 

@@ -1,11 +1,13 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from engine.paths import ROOT
+
+pytestmark = pytest.mark.slow
+
 SHIPPED = ROOT / "checkpoints"
 
 

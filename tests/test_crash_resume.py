@@ -8,9 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-from engine.checkpoint import load_checkpoint, read_json, resolve
+import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from engine.checkpoint import load_checkpoint, read_json, resolve
+from engine.paths import ROOT
+
+pytestmark = pytest.mark.slow
+
 STEPS, CHECKPOINT_EVERY, KILLS = 300, 3, 6
 TRAIN = [sys.executable, "-m", "engine", "train", "--preset", "gru", "--size", "tiny", "--resume",
          "--train-limit", "400", "--vocab-size", "300", "--max-tokens", "300", "--max-steps", str(STEPS),

@@ -8,7 +8,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-ROOT = Path(__file__).resolve().parent.parent
+from engine.paths import ROOT
+
+pytestmark = pytest.mark.slow
+
 TRAIN = ["-m", "engine", "train", "--preset", "transformer", "--size", "tiny", "--train-limit", "300",
          "--vocab-size", "300", "--max-tokens", "400", "--checkpoint-every", "4", "--threads", "1", "--device", "cpu"]
 

@@ -25,7 +25,7 @@ def test_scores_by_length_buckets_cover_every_sentence():
 
 def test_evaluate_writes_everything_eval_json_needs(tiny_tokenizer, tiny_pairs):
     model = tiny_model("gru-attn", len(tiny_tokenizer))
-    translator = Translator(model, tiny_tokenizer, {"family": "recurrent", "config": {"attention": "luong"}})
+    translator = Translator(model, tiny_tokenizer)
     result = evaluate(translator, tiny_pairs[:30], beam=2, samples=5)
     assert {"bleu", "chrf", "ter", "bleu_signature", "perplexity", "by_length", "samples", "hypotheses"} <= set(result)
     assert len(result["samples"]) == 5 and len(result["hypotheses"]) == 30 and result["perplexity"] > 1

@@ -21,7 +21,8 @@ from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, require_browser, 
 require_browser()
 from playwright.async_api import async_playwright, expect  # noqa: E402
 
-pytestmark = [pytest.mark.load, pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")]
+pytestmark = [pytest.mark.slow, pytest.mark.load,
+              pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")]
 expect.set_options(timeout=240_000)
 
 SESSIONS = 20

@@ -1,15 +1,14 @@
 """Streamlit AppTest for every page, run in-process against the shipped checkpoints."""
 import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.models import RUNS_DIR, list_models
+from engine.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")]
 
 
 def open_page(page: str) -> AppTest:

@@ -4,7 +4,10 @@ import json
 import pytest
 import torch
 
-from engine.training import FAMILY_RECIPES, TrainConfig, Trainer, TrainingStopped, snapshot_files, with_family_recipe
+from engine import metrics_log
+from engine.models.marian import MarianSeq2Seq
+from engine.models.transformer import TransformerSeq2Seq
+from engine.training import TrainConfig, Trainer, TrainingStopped, snapshot_files, with_family_recipe
 
 
 def config(**kw):
@@ -14,8 +17,7 @@ def config(**kw):
 
 
 def records(run_dir, kind="step"):
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    return [record for record in map(json.loads, lines) if record["kind"] == kind]
+    return metrics_log.read(run_dir / "metrics.jsonl", kind)
 
 
 @pytest.mark.parametrize("preset", ["gru-attn", "transformer"])
@@ -125,20 +127,20 @@ def test_a_token_budget_stops_training_and_evaluations_come_at_token_intervals(t
 def test_a_mix_trains_on_every_source_and_scores_each_corpus(tmp_path):
     trainer = Trainer(config(mix="ding-en-de*2,ding-en-de/lexicon*0.001,bible-en-de*0.002", train_limit=None,
                              max_steps=4), tmp_path / "run")
-    assert trainer.source_sizes[1] > 100_000 and trainer.source_sizes[2] > 20_000
-    drawn = [i for batch in trainer.epoch_batches(0) for i in batch]
-    ding = trainer.source_sizes[0]
-    assert sorted(i for i in drawn if i < ding) == sorted(list(range(ding)) * 2)
-    assert len([i for i in drawn if i >= ding + trainer.source_sizes[1]]) == round(0.002 * trainer.source_sizes[2])
+    sizes = trainer.data.sizes
+    assert sizes[1] > 100_000 and sizes[2] > 20_000
+    drawn = [i for batch in trainer.data.epoch_batches(0, max_tokens=300, seed=3) for i in batch]
+    assert sorted(i for i in drawn if i < sizes[0]) == sorted(list(range(sizes[0])) * 2)
+    assert len([i for i in drawn if i >= sizes[0] + sizes[1]]) == round(0.002 * sizes[2])
     trainer.train()
     assert {"valid_chrf_bible-en-de", "valid_bleu_bible-en-de"} <= set(records(tmp_path / "run", "eval")[-1])
 
 
 def test_the_family_recipe_fills_what_the_config_leaves_open():
-    assert with_family_recipe(TrainConfig(preset="transformer")).lr == FAMILY_RECIPES["transformer"]["lr"]
+    assert with_family_recipe(TrainConfig(preset="transformer")).lr == TransformerSeq2Seq.recipe["lr"] == 2e-3
     assert with_family_recipe(TrainConfig(preset="gru", lr=5e-4)).lr == 5e-4
     marian = with_family_recipe(TrainConfig(preset="hf-marian"))
-    assert marian.warmup_steps == FAMILY_RECIPES["hf-marian"]["warmup_steps"]
+    assert marian.warmup_steps == MarianSeq2Seq.recipe["warmup_steps"] == 600
 
 
 def test_snapshots_keep_the_last_evaluations_for_averaging(tmp_path):

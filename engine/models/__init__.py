@@ -30,28 +30,24 @@ PRESETS: dict[str, tuple[str, dict]] = {
     "hf-marian": ("hf-marian", {}),
 }
 
-# Small sizes for tests and quick experiments: `--size tiny`.
-SIZES = {
-    "base": {},
-    "tiny": {
-        "recurrent": {"emb_dim": 32, "hidden": 32, "layers": 1, "dropout": 0.0},
-        "transformer": {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0,
-                        "attention_dropout": 0.0, "activation_dropout": 0.0},
-        "hf-marian": {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0,
-                      "attention_dropout": 0.0, "activation_dropout": 0.0},
-    },
-}
+SIZES = ("base", "tiny")  # base: each family's config defaults; tiny: its `tiny` overrides (tests, quick runs)
+
+
+def model_class(preset: str) -> type[Seq2Seq]:
+    """The Seq2Seq subclass of a preset's family."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    return FAMILIES[PRESETS[preset][0]][1]
 
 
 def model_spec(preset: str, vocab_size: int, size: str = "base", **overrides) -> dict:
     """A JSON-able description {"preset", "family", "config"} that `build_model` turns into a model."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; choose one of: {', '.join(SIZES)}")
+    size_overrides = model_class(preset).tiny if size == "tiny" else {}
     family, preset_overrides = PRESETS[preset]
     config_cls = FAMILIES[family][0]
-    config = config_cls(vocab_size=vocab_size, **{**SIZES[size].get(family, {}), **preset_overrides, **overrides})
+    config = config_cls(vocab_size=vocab_size, **{**size_overrides, **preset_overrides, **overrides})
     return {"preset": preset, "family": family, "config": asdict(config)}
 
 
@@ -63,4 +59,4 @@ def build_model(spec: dict) -> Seq2Seq:
     return model_cls(config_cls(**spec["config"]))
 
 
-__all__ = ["FAMILIES", "PRESETS", "SIZES", "Seq2Seq", "build_model", "model_spec", "select_rows"]
+__all__ = ["FAMILIES", "PRESETS", "SIZES", "Seq2Seq", "build_model", "model_class", "model_spec", "select_rows"]

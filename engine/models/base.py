@@ -12,9 +12,30 @@ State = Any  # a family's decoder state: nested tuples/lists/dicts of tensors wi
 
 
 class Seq2Seq(nn.Module):
-    """Encoder-decoder over one joint vocabulary. Token tensors are [batch, time] with PAD_ID padding."""
+    """Encoder-decoder over one joint vocabulary. Token tensors are [batch, time] with PAD_ID padding.
+
+    A family is one subclass in its own module, registered in `engine.models.FAMILIES`; everything the rest of the
+    engine and the dashboard need to know about it, it answers here.
+    """
 
     family: str
+    tiny: dict = {}  # config overrides of `--size tiny` (tests, quick experiments)
+    recipe: dict = {"lr": 1e-3, "warmup_steps": 300}  # training defaults for TrainConfig fields left as None
+
+    @classmethod
+    def probe_overrides(cls, hidden: int) -> dict:
+        """Config overrides for the Lab's small probe models: `hidden` wide, no dropout, and (where the family
+        allows) a left-to-right encoder without attention."""
+        raise NotImplementedError
+
+    @property
+    def has_attention(self) -> bool:
+        """Whether `cross_attention` has weights to show (a decoder that looks back at every source word)."""
+        return True
+
+    def sequential_steps(self, length: int) -> int:
+        """Steps that must run one after another to encode and teacher-force a sentence of `length` tokens."""
+        raise NotImplementedError
 
     def encode(self, src: torch.Tensor) -> dict[str, torch.Tensor]:
         """Encoder pass; the dict always holds `src_mask` [B, S] (True on real tokens)."""

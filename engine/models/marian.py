@@ -1,7 +1,6 @@
 """`hf-marian`: transformers' MarianMTModel, randomly initialised at a matching size, behind our interface."""
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import torch
@@ -40,12 +39,30 @@ class MarianSize:
 
 class MarianSeq2Seq(Seq2Seq):
     family = "hf-marian"
+    tiny = {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0,
+            "attention_dropout": 0.0, "activation_dropout": 0.0}
+    recipe = {"lr": 1e-3, "warmup_steps": 600}  # post-norm: collapsed to one output at 3e-3
+
+    @classmethod
+    def probe_overrides(cls, hidden: int) -> dict:
+        return {"d_model": hidden, "heads": 4, "ffn": 4 * hidden, "encoder_layers": 2, "decoder_layers": 2,
+                "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0}
 
     def __init__(self, cfg: MarianSize):
         super().__init__()
         self.cfg = cfg
         self.model = MarianMTModel(cfg.to_hf())
-        self._eager = threading.Lock()
+
+    def sequential_steps(self, length: int) -> int:
+        return self.cfg.encoder_layers + self.cfg.decoder_layers
+
+    def train(self, mode: bool = True):
+        """Fused attention kernels while training; eager ones otherwise, which also return attention weights (so
+        `cross_attention` never has to switch a model that other threads may be decoding with)."""
+        wanted = "sdpa" if mode else "eager"
+        if self.model.config._attn_implementation != wanted:
+            self.model.set_attn_implementation(wanted)
+        return super().train(mode)
 
     def encode(self, src):
         mask = source_mask(src)
@@ -74,10 +91,7 @@ class MarianSeq2Seq(Seq2Seq):
         return out.logits[:, 0], out.cache
 
     def cross_attention(self, src, tgt_in):
-        with self._eager:  # attention weights need the eager kernels; one caller at a time switches them
-            self.model.set_attn_implementation("eager")
-            try:
-                out = self._call(tgt_in, self.encode(src), output_attentions=True)
-            finally:
-                self.model.set_attn_implementation("sdpa")
-        return torch.stack(out.cross_attentions).transpose(1, 2)
+        if self.training:
+            raise RuntimeError("attention weights come from the eager kernels of an eval-mode model")
+        out = self._call(tgt_in, self.encode(src), output_attentions=True)
+        return torch.stack(out.cross_attentions).transpose(1, 2)  # [layers, B, heads, T, S] -> [layers, heads, B, T, S]

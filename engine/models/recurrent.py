@@ -95,6 +95,20 @@ class MultiplicativeAttention(nn.Module):
 
 class RecurrentSeq2Seq(Seq2Seq):
     family = "recurrent"
+    tiny = {"emb_dim": 32, "hidden": 32, "layers": 1, "dropout": 0.0}
+    recipe = {"lr": 3e-3, "warmup_steps": 100}
+
+    @classmethod
+    def probe_overrides(cls, hidden: int) -> dict:
+        return {"emb_dim": hidden, "hidden": hidden, "layers": 1, "dropout": 0.0, "bidirectional": False,
+                "attention": "none"}
+
+    @property
+    def has_attention(self) -> bool:
+        return self.cfg.attention != "none"
+
+    def sequential_steps(self, length: int) -> int:
+        return 2 * self.cfg.layers * length  # every encoder and decoder layer is a chain of `length` steps
 
     def __init__(self, cfg: RecurrentConfig):
         super().__init__()
@@ -152,9 +166,6 @@ class RecurrentSeq2Seq(Seq2Seq):
         if isinstance(hidden, tuple):
             return tuple(s.transpose(0, 1) for s in hidden)
         return hidden.transpose(0, 1)
-
-    def _top(self, state) -> torch.Tensor:
-        return (state[0] if isinstance(state, tuple) else state)[:, -1]
 
     def _logits(self, x):
         return F.linear(self.out(self.drop(x)), self.embed.weight)

@@ -183,6 +183,17 @@ def subsequent_mask(size: int, device=None) -> torch.Tensor:
 
 class TransformerSeq2Seq(Seq2Seq):
     family = "transformer"
+    tiny = {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0,
+            "attention_dropout": 0.0, "activation_dropout": 0.0}
+    recipe = {"lr": 2e-3, "warmup_steps": 300}  # results/quality-runs.md
+
+    @classmethod
+    def probe_overrides(cls, hidden: int) -> dict:
+        return {"d_model": hidden, "heads": 4, "ffn": 4 * hidden, "encoder_layers": 2, "decoder_layers": 2,
+                "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0}
+
+    def sequential_steps(self, length: int) -> int:
+        return self.cfg.encoder_layers + self.cfg.decoder_layers  # each layer handles all positions at once
 
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
