@@ -59,6 +59,7 @@ def grouped_series(rows: list[dict], group, x: str, y: str) -> dict[str, tuple[l
 
 
 def bars(names: list[str], values: list[float], title: str, y_title: str, text_format: str = ".1f") -> go.Figure:
+    """One bar per model, its value printed on top."""
     fig = _figure(title, "model", y_title)
     fig.add_trace(go.Bar(x=names, y=values, text=[format(v, text_format) for v in values], textposition="outside",
                          hovertemplate=f"%{{x}}<br>{y_title}: %{{y:.4g}}<extra></extra>"))

@@ -23,6 +23,7 @@ class JobError(ValueError):
 
 @dataclass
 class Job:
+    """One training started from the browser."""
     name: str
     config: TrainConfig
     run_dir: Path
@@ -33,15 +34,18 @@ class Job:
 
 
 class JobManager:
+    """The server's background trainings: at most `max_jobs` at once, shared by every session."""
     def __init__(self, runs_dir: Path = DASHBOARD_RUNS_DIR, max_jobs: int = MAX_TRAININGS):
         self.runs_dir, self.max_jobs = runs_dir, max_jobs
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
 
     def running(self) -> list[Job]:
+        """The jobs whose thread is still alive."""
         return [j for j in self.jobs.values() if j.thread and j.thread.is_alive()]
 
     def start(self, name: str, config: TrainConfig) -> Job:
+        """Start training `name` in the background; JobError (a message for the user) if refused."""
         if not NAME_PATTERN.fullmatch(name):
             raise JobError("Names use lower-case letters, digits and dashes (at most 40), starting with a letter or "
                            "digit.")

@@ -19,6 +19,7 @@ from engine.translate import Translator
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """A model the dashboard can show: its name and where its files are."""
     name: str
     path: Path  # checkpoint directory
     metrics: Path  # metrics.jsonl of its training run
@@ -102,12 +103,15 @@ def _read_jsonl(path: str, mtime: float) -> list[dict]:
 
 
 def load_metrics(path: Path) -> list[dict]:
+    """A run's metrics.jsonl records (cached until the file changes)."""
     return _read_jsonl(str(path), path.stat().st_mtime) if path.is_file() else []
 
 
 def bench_files() -> list[Path]:
+    """The bench result files under results/."""
     return sorted(RESULTS_DIR.glob("bench-*.json"))
 
 
 def load_bench(path: Path) -> dict:
+    """A bench result file (cached until it changes)."""
     return _read_json(str(path), path.stat().st_mtime)

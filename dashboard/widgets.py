@@ -8,11 +8,13 @@ import streamlit as st
 
 
 def intro(title: str, text: str) -> None:
+    """A page's title and its opening paragraph."""
     st.title(title)
     st.markdown(text)
 
 
 def to_csv(rows: list[dict]) -> str:
+    """Rows as CSV text (for download buttons)."""
     if not rows:
         return ""
     buffer = io.StringIO()
@@ -30,4 +32,5 @@ def chart(fig, rows: list[dict], filename: str, key: str) -> None:
 
 
 def source_note(text: str) -> None:
+    """A caption naming the file (and command) a number came from."""
     st.caption(f":material/description: {text}")

@@ -35,6 +35,7 @@ VOCAB, BATCH = 8000, 64
 
 
 def machine() -> dict:
+    """What ran the bench: CPU, cores, threads, torch, CUDA device."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -59,6 +60,7 @@ def num_threads(n: int):
 
 
 def best_time(fn: Callable[[], None], repeats: int = 3, warmup: int = 1) -> float:
+    """Seconds of the fastest of `repeats` calls of fn, after `warmup` untimed ones."""
     for _ in range(warmup):
         fn()
     times = []
@@ -103,6 +105,7 @@ def matmul_ceiling(dtype: torch.dtype = torch.float32, n: int = 2048, repeats: i
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -115,6 +118,7 @@ def _training_job(preset: str, length: int, repeats: int, threads: int) -> dict:
 
 
 def in_fresh_process(fn, *args):
+    """fn(*args) in a new spawned process, so its memory and threads are its own."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context, max_tasks_per_child=1) as pool:
         return pool.submit(fn, *args).result()
@@ -132,6 +136,7 @@ def sequential_steps(preset: str, length: int) -> int:
 
 # ---------------------------------------------------------------- decoding
 def decode_row(engine: str, preset: str, search: str, batch: int, steps: int, seconds: float) -> dict:
+    """One decoding measurement as a bench-file row."""
     return {"engine": engine, "preset": preset, "search": search, "batch": batch, "steps": steps,
             "ms": 1000 * seconds / batch, "sentences_per_s": batch / seconds}
 

@@ -159,6 +159,7 @@ def load_training_state(path: Path, model: Seq2Seq, optimizer: torch.optim.Optim
 
 
 def flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict]]:
+    """The optimizer's tensors under flat names (for safetensors), and its param groups."""
     sd = optimizer.state_dict()
     tensors = {}
     for index, slots in sd["state"].items():
@@ -168,6 +169,7 @@ def flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch
 
 
 def unflatten_optimizer(tensors: dict[str, torch.Tensor], groups: list[dict]) -> dict:
+    """The optimizer state dict that `flatten_optimizer` flattened."""
     state: dict[int, dict] = {}
     for name, value in tensors.items():
         _, index, key = name.split(".", 2)
@@ -176,6 +178,7 @@ def unflatten_optimizer(tensors: dict[str, torch.Tensor], groups: list[dict]) ->
 
 
 def read_json(path: Path):
+    """A JSON file's content; CheckpointError naming the file if unreadable."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -183,6 +186,7 @@ def read_json(path: Path):
 
 
 def write_json(path: Path, data) -> None:
+    """Write JSON and flush it to disk."""
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2, ensure_ascii=False)
         f.flush()
@@ -190,6 +194,7 @@ def write_json(path: Path, data) -> None:
 
 
 def atomic_write_json(path: Path, data) -> None:
+    """Write JSON beside the file, then rename it over: readers never see half a file."""
     tmp = Path(path).with_name(Path(path).name + ".tmp")
     write_json(tmp, data)
     os.replace(tmp, path)
@@ -202,6 +207,7 @@ def fsync_tree(path: Path) -> None:
 
 
 def fsync_path(path: Path) -> None:
+    """Flush one file or directory to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -210,4 +216,5 @@ def fsync_path(path: Path) -> None:
 
 
 def first_line(exc: BaseException) -> str:
+    """An exception's first line (at most 200 characters), for messages."""
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]

@@ -18,11 +18,13 @@ from .paths import CHECKPOINTS_DIR, RESULTS_DIR, RUNS_DIR, SHIPPED
 
 
 def command_line() -> str:
+    """This process's command line, as the user could type it again."""
     return "python -m engine " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 # ---------------------------------------------------------------- data
 def cmd_data(args) -> None:
+    """`data build NAME` / `data info`."""
     if args.action == "build":
         counts = corpora.build(args.name)
         print(json.dumps({args.name: counts}, indent=2))
@@ -35,6 +37,7 @@ def cmd_data(args) -> None:
 
 # ---------------------------------------------------------------- train
 def train_config_from(args):
+    """A TrainConfig from the parsed flags (unset flags keep the dataclass defaults)."""
     from .training import TrainConfig
 
     names = {f.name for f in fields(TrainConfig)}
@@ -45,6 +48,7 @@ def train_config_from(args):
 
 
 def run_training(cfg, run_dir: Path, resume: bool) -> None:
+    """Train (or resume) one run with a progress bar; Ctrl-C or SIGTERM saves and exits."""
     from tqdm import tqdm
 
     from .training import Trainer
@@ -85,6 +89,7 @@ def run_training(cfg, run_dir: Path, resume: bool) -> None:
 
 
 def cmd_train(args) -> None:
+    """`train`: one run in runs/<name> (or --run-dir)."""
     cfg = train_config_from(args)
     run_dir = Path(args.run_dir) if args.run_dir else RUNS_DIR / (args.name or cfg.preset)
     run_training(cfg, run_dir, args.resume)
@@ -107,6 +112,7 @@ def cmd_train_all(args) -> None:
 
 # ---------------------------------------------------------------- export / eval / translate
 def export(run_dir: Path, out: Path, command: str) -> None:
+    """Export a run to a shipped checkpoint and say what was shipped."""
     from .shipping import export_run
 
     meta = export_run(run_dir, out, command)
@@ -119,6 +125,7 @@ def export(run_dir: Path, out: Path, command: str) -> None:
 
 def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float = 1.0,
                         corpus: str | None = None) -> dict:
+    """Score a checkpoint on a split and print the headline figures."""
     from .shipping import evaluate_checkpoint as evaluate
 
     result = evaluate(path, split, beam, length_penalty, corpus)
@@ -128,14 +135,17 @@ def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float
 
 
 def cmd_eval(args) -> None:
+    """`eval CHECKPOINT`."""
     evaluate_checkpoint(Path(args.checkpoint).resolve(), args.split, args.beam, args.length_penalty, args.corpus)
 
 
 def cmd_export(args) -> None:
+    """`export RUN_DIR OUT`."""
     export(Path(args.run_dir), Path(args.out), command_line())
 
 
 def cmd_translate(args) -> None:
+    """`translate CHECKPOINT [SENTENCES]` (or one sentence per line on stdin)."""
     from .hf_interop import load_translator
     from .translate import InputError, prepare_input
 
@@ -152,6 +162,7 @@ def cmd_translate(args) -> None:
 
 
 def cmd_export_hf(args) -> None:
+    """`export-hf CHECKPOINT OUT`: our Transformer as a transformers Pegasus directory."""
     from .hf_interop import export_transformer
 
     out = export_transformer(Path(args.checkpoint), Path(args.out))
@@ -187,6 +198,7 @@ def cmd_report(args) -> None:
 
 
 def cmd_bench(args) -> None:
+    """`bench`: the speed suite, saved as results/bench-<machine>.json."""
     from tqdm import tqdm
 
     from .bench import run_suite
@@ -233,6 +245,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `python -m engine` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m engine", description="Seq2Seq Arena engine")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -297,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run one command; expected errors become a one-line message and exit status 1."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

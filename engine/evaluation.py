@@ -32,6 +32,7 @@ def corpus_scores(hypotheses: list[str], references: list[str], metrics=("bleu",
 
 
 def bucket_label(low: int, high: int) -> str:
+    """A length bucket's name, e.g. '6-10' or '81+'."""
     return f"{low}+" if high >= 10_000 else f"{low}-{high}"
 
 

@@ -87,8 +87,8 @@ class HFTranslator(Translator):
             src_len = int(batch["attention_mask"][i].sum())
             weights = None if attention is None else attention[:, :, i, : len(out) + 1, :src_len]
             results.append(Translation(
-                text=self.tokenizer.decode(out,
-                                           skip_special_tokens=True), tokens=self.tokenizer.convert_ids_to_tokens(out),
+                text=self.tokenizer.decode(out, skip_special_tokens=True),
+                tokens=self.tokenizer.convert_ids_to_tokens(out),
                 source_tokens=self.tokenizer.convert_ids_to_tokens(batch["input_ids"][i, :src_len].tolist()), ms=ms,
                 attention=weights, truncated=len(full[i]) > MAX_SOURCE_TOKENS))
         return results

@@ -1,16 +1,20 @@
-"""Small live experiments behind the seed claims: gradient flow through time, clipping, positional encodings."""
+"""Small live experiments behind the seed claims: gradient flow through time, clipping, positional encodings,
+and what extra threads buy each architecture."""
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Callable
 
 import torch
 
 from .batching import synthetic_batch
+from .bench import num_threads, training_throughput
 from .evaluation import sequence_loss
 from .models import build_model, model_class, model_spec
+from .tokenizer import encode
 
-GRADIENT_FLOW_PRESETS = ("rnn-tanh", "rnn-relu-attn", "lstm", "gru",
-                         "transformer")  # recurrent ones run without attention
+GRADIENT_FLOW_PRESETS = ("rnn-tanh", "rnn-relu-attn", "lstm", "gru", "transformer")  # as probes: no attention
 
 
 def _recurrent_weights(model):
@@ -83,3 +87,34 @@ def permutation_gap(model, src_ids: list[int], permutation: list[int]) -> float:
     memory = model.encode(src)["memory"][0]
     shuffled = model.encode(src[:, permutation])["memory"][0]
     return (memory[permutation] - shuffled).abs().max().item()
+
+
+def shuffle_words(text: str, seed: int = 1) -> str:
+    words = text.split()
+    random.Random(seed).shuffle(words)
+    return " ".join(words)
+
+
+def word_order_check(translator, text: str, seed: int = 1) -> dict:
+    """Does the encoder see word order? The encoder-state gap for the sentence's subwords shuffled (EOS kept last),
+    and the translations of the sentence and of its words shuffled."""
+    ids = encode(translator.tokenizer, [text])[0]
+    order = list(range(len(ids) - 1))
+    random.Random(seed).shuffle(order)
+    gap = permutation_gap(translator.model, ids, order + [len(ids) - 1])
+    original, shuffled = translator.translate([text, shuffle_words(text, seed)])
+    return {"gap": gap, "translation": original.text, "shuffled_translation": shuffled.text}
+
+
+def step_times(presets: tuple[str, ...], lengths: tuple[int, ...], threads: list[int], batch: int = 16,
+               on_progress: Callable[[float, str], None] = lambda fraction, label: None) -> list[dict]:
+    """Wall time of one training step per preset, sentence length and thread count (best of 2)."""
+    jobs = [(p, n, t) for p in presets for n in lengths for t in threads]
+    rows = []
+    for i, (preset, length, count) in enumerate(jobs):
+        on_progress(i / len(jobs), f"{preset}, length {length}, {count} thread(s)")
+        with num_threads(count):
+            row = training_throughput(preset, length, batch=batch, repeats=2)
+        rows.append({**row, "threads": count, "ms_per_step": 1000 * row["seconds"]})
+    on_progress(1.0, "done")
+    return rows

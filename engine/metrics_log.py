@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def append(path: Path, record: dict) -> None:
+    """Add one record at the end of the log."""
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
 

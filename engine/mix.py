@@ -19,6 +19,7 @@ from .tokenizer import encode
 
 @dataclass(frozen=True)
 class Source:
+    """One part of a mix: a corpus's split (train or an extra) and its weight."""
     corpus: str
     split: str  # "train" or one of corpora.EXTRA_SPLITS
     weight: float
@@ -85,6 +86,7 @@ class TrainingData:
         return cls(sources, [len(p) for p in parts], [pair for part in parts for pair in part])
 
     def texts(self) -> list[str]:
+        """Every sentence of both sides (what the tokenizer is trained on)."""
         return [text for pair in self.pairs for text in pair]
 
     def encode(self, tokenizer, max_length: int) -> None:

@@ -11,7 +11,7 @@ from transformers import PreTrainedTokenizerFast
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIAL_TOKENS = [PAD, BOS, EOS, UNK]  # ids 0, 1, 2, 3
-PAD_ID, BOS_ID, EOS_ID, UNK_ID = range(4)
+PAD_ID, BOS_ID, EOS_ID = range(3)  # then <unk> (id 3), then the learned subwords
 
 
 def train_tokenizer(texts: list[str], vocab_size: int = 8000, min_frequency: int = 2) -> PreTrainedTokenizerFast:
@@ -35,14 +35,17 @@ def train_tokenizer(texts: list[str], vocab_size: int = 8000, min_frequency: int
 
 
 def wrap(tok: Tokenizer) -> PreTrainedTokenizerFast:
+    """A tokenizers.Tokenizer as a transformers PreTrainedTokenizerFast with our special tokens."""
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, bos_token=BOS, eos_token=EOS, unk_token=UNK)
 
 
 def save_tokenizer(tokenizer: PreTrainedTokenizerFast, path: Path) -> None:
+    """Write tokenizer.json."""
     tokenizer.backend_tokenizer.save(str(path))
 
 
 def load_tokenizer(path: Path) -> PreTrainedTokenizerFast:
+    """Read a tokenizer.json written by save_tokenizer."""
     return wrap(Tokenizer.from_file(str(path)))
 
 
@@ -53,4 +56,5 @@ def encode(tokenizer: PreTrainedTokenizerFast, texts: list[str], add_eos: bool =
 
 
 def decode(tokenizer: PreTrainedTokenizerFast, ids: list[int]) -> str:
+    """Text of token ids, special tokens dropped."""
     return tokenizer.decode(ids, skip_special_tokens=True).strip()

@@ -1,4 +1,4 @@
-"""Training loop: teacher forcing, AdamW with warm-up, label smoothing, clipping, time/step budgets, resume.
+"""Training loop: teacher forcing, AdamW with warm-up, label smoothing, clipping, time/token/step budgets, resume.
 
 A run directory holds:
     train_config.json   the TrainConfig
@@ -88,6 +88,7 @@ def with_family_recipe(cfg: TrainConfig) -> TrainConfig:
 
 @dataclass
 class TrainerState:
+    """Where a run stands; saved with every checkpoint so --resume continues exactly."""
     step: int = 0
     epoch: int = 0
     batch_in_epoch: int = 0
@@ -110,6 +111,7 @@ class TrainingStopped(RuntimeError):
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """The torch device for `auto`, `cpu` or `cuda` (this rank's GPU under torchrun)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
@@ -135,6 +137,7 @@ def learning_rate(step: int, peak: float, warmup: int, schedule: str = "inverse-
 
 
 class Trainer:
+    """One training run: data, model, optimizer, budgets, evaluation, checkpoints and the metrics log."""
     def __init__(self, cfg: TrainConfig, run_dir: Path, on_record: Callable[[dict], None] | None = None,
                  should_stop: Callable[[], bool] | None = None):
         cfg = with_family_recipe(cfg)
@@ -196,11 +199,12 @@ class Trainer:
         self.on_record(record)
 
     def meta(self) -> dict:
+        """What the checkpoint's config.json says about this run."""
         return {
             "preset": self.cfg.preset, "corpus": self.cfg.corpus, "direction": self.cfg.direction,
             "parameters": self.model.num_parameters(), "steps": self.state.step, "epochs": self.state.epoch,
-            "train_minutes": round(self.state.train_seconds / 60,
-                                   2), "wall_minutes": round(self.state.wall_seconds / 60, 2),
+            "train_minutes": round(self.state.train_seconds / 60, 2),
+            "wall_minutes": round(self.state.wall_seconds / 60, 2),
             "best_valid_loss": self.state.best_valid_loss if math.isfinite(self.state.best_valid_loss) else None,
             "device": str(self.device), "processes": self.world.size, "threads": torch.get_num_threads(),
             "torch": torch.__version__, "train_pairs": len(self.data.pairs), "tokens_seen": self.state.tokens_seen,
@@ -215,6 +219,7 @@ class Trainer:
             close_world(self.world)
 
     def save(self) -> None:
+        """Write the training checkpoint (weights, optimizer, RNG, state); main process only."""
         if not self.world.main:
             return
         save_checkpoint(self.run_dir / "checkpoint", self.model, self.spec, self.tokenizer, self.meta(),
@@ -232,6 +237,7 @@ class Trainer:
 
     # ---------------------------------------------------------------- the loop
     def budget_left(self) -> bool:
+        """Whether every budget (minutes, tokens, steps, epochs) still has room."""
         cfg, st = self.cfg, self.state
         if cfg.minutes is not None and st.train_seconds >= cfg.minutes * 60:
             return False
@@ -248,6 +254,7 @@ class Trainer:
         return self.world.agree(self.budget_left() and not self.should_stop())
 
     def train_step(self, batch: list[int]) -> dict:
+        """One optimizer step on one batch; the loss, tokens, gradient norm and learning rate."""
         cfg = self.cfg
         self.network.train()
         examples, weight = self.world.shard(batch)
@@ -324,6 +331,7 @@ class Trainer:
             self.run_evaluation()
 
     def train(self) -> TrainerState:
+        """Train until a budget is spent or a stop is asked for, evaluating and checkpointing on the way."""
         cfg, st = self.cfg, self.state
         wall_start, wall_before = time.perf_counter(), st.wall_seconds
         since_checkpoint = 0

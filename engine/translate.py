@@ -51,6 +51,7 @@ def prepare_input(text: str) -> tuple[str, str | None]:
 
 @dataclass
 class Translation:
+    """One model's translation of one sentence, with what the dashboard shows beside it."""
     text: str
     tokens: list[str]  # target subwords, EOS excluded
     source_tokens: list[str]  # source subwords as the model saw them, EOS included
@@ -80,6 +81,7 @@ class Translator:
 
     def translate(self, sentences: list[str], beam: int = 1, length_penalty: float = 1.0, max_len_ratio: float = 2.0,
                   batch_size: int = 32, with_attention: bool = False) -> list[Translation]:
+        """Translations of the sentences, in batches of `batch_size`."""
         results: list[Translation] = []
         for start in range(0, len(sentences), batch_size):
             results += self._translate_batch(sentences[start : start + batch_size], beam, length_penalty, max_len_ratio,

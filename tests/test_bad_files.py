@@ -58,8 +58,8 @@ DAMAGES = {
     "weights: missing": lambda p: (p / "model.safetensors").unlink(),
     "weights: from another model": lambda p: edit_config(p, lambda c: c["model"]["config"].update(d_model=48)),
     "weights: from another family": lambda p: edit_config(p, lambda c: c["model"].update(family="transformer")),
-    "config: huge model (never allocated)": lambda p: edit_config(p,
-                                                                  lambda c: c["model"]["config"].update(d_model=10**7)),
+    "config: huge model (never allocated)": lambda p: edit_config(p, lambda c: c["model"]["config"].update(
+        d_model=10**7)),
     "config: negative size": lambda p: edit_config(p, lambda c: c["model"]["config"].update(d_model=-4)),
     "config: wrong version": lambda p: edit_config(p, lambda c: c.update(format_version=99)),
     "config: no model": lambda p: edit_config(p, lambda c: c.pop("model")),

@@ -26,8 +26,8 @@ def briefly_trained(preset: str, tokenizer, pairs, steps: int = 60):
     """A tiny model trained for a few steps, so that it ends its sentences: an untrained one runs every hypothesis
     to the length limit, where generate() and our beam search legitimately cut hypotheses differently."""
     model = tiny_model(preset, len(tokenizer)).train()
-    src, tgt_in, tgt_out = collate(encode(tokenizer, [s for s, _ in pairs[:32]]), encode(tokenizer, [t for _,
-                                                                                                     t in pairs[:32]]))
+    sources, targets = [s for s, _ in pairs[:32]], [t for _, t in pairs[:32]]
+    src, tgt_in, tgt_out = collate(encode(tokenizer, sources), encode(tokenizer, targets))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(steps):
         loss = torch.nn.functional.cross_entropy(model(src, tgt_in).transpose(1, 2), tgt_out, ignore_index=PAD_ID)
@@ -41,12 +41,12 @@ def briefly_trained(preset: str, tokenizer, pairs, steps: int = 60):
 def test_exported_transformer_matches_the_engine(tmp_path, tiny_tokenizer, tiny_pairs, preset):
     from transformers import AutoModelForSeq2SeqLM
 
-    ours = Translator.load(save_engine(tmp_path, preset, tiny_tokenizer, briefly_trained(preset, tiny_tokenizer,
-                                                                                         tiny_pairs)))
+    model = briefly_trained(preset, tiny_tokenizer, tiny_pairs)
+    ours = Translator.load(save_engine(tmp_path, preset, tiny_tokenizer, model))
     out = export_transformer(tmp_path / preset, tmp_path / "hf")
     hf = AutoModelForSeq2SeqLM.from_pretrained(out, local_files_only=True).eval()
-    src, tgt = torch.tensor([[5, 6, 7, 8, EOS_ID], [9, 10, EOS_ID, PAD_ID, PAD_ID]]), torch.tensor([[BOS_ID, 11, 12],
-                                                                                                    [BOS_ID, 13, 14]])
+    src = torch.tensor([[5, 6, 7, 8, EOS_ID], [9, 10, EOS_ID, PAD_ID, PAD_ID]])
+    tgt = torch.tensor([[BOS_ID, 11, 12], [BOS_ID, 13, 14]])
     with torch.no_grad():
         theirs_logits = hf(input_ids=src, attention_mask=(src != PAD_ID).long(), decoder_input_ids=tgt).logits
         torch.testing.assert_close(theirs_logits, ours.model(src, tgt), atol=1e-5, rtol=1e-5)

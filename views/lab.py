@@ -1,5 +1,3 @@
-import random
-
 import streamlit as st
 import torch
 
@@ -7,8 +5,6 @@ from dashboard import figures
 from dashboard.models import list_models, load_translators
 from dashboard.widgets import chart, intro
 from engine import lab
-from engine.bench import num_threads, training_throughput
-from engine.tokenizer import encode
 from engine.translate import InputError, prepare_input
 
 intro("Lab", """
@@ -80,20 +76,12 @@ internal states are exactly the shuffled states of the original. With them, orde
             translators, errors = load_translators(entries)
             for name, message in errors.items():
                 st.error(f"{name}: {message}")
-            words = text.split()
-            shuffled = words[:]
-            random.Random(1).shuffle(shuffled)
-            rows = []
-            for name, translator in translators.items():
-                ids = encode(translator.tokenizer, [text])[0]
-                perm = list(range(len(ids) - 1))
-                random.Random(1).shuffle(perm)
-                gap = lab.permutation_gap(translator.model, ids, perm + [len(ids) - 1])
-                originals = translator.translate([text, " ".join(shuffled)])
-                rows.append({"model": name, "encoder state difference after shuffling": f"{gap:.2e}",
-                             "translation": originals[0].text, "translation of shuffled words": originals[1].text})
-            st.session_state.pe_rows = rows
-            st.session_state.pe_shuffled = " ".join(shuffled)
+            checks = {name: lab.word_order_check(translator, text) for name, translator in translators.items()}
+            st.session_state.pe_rows = [{"model": name, "encoder state difference after shuffling": f"{c['gap']:.2e}",
+                                         "translation": c["translation"],
+                                         "translation of shuffled words": c["shuffled_translation"]}
+                                        for name, c in checks.items()]
+            st.session_state.pe_shuffled = lab.shuffle_words(text)
         except InputError as exc:
             st.info(str(exc))
     if st.session_state.get("pe_rows"):
@@ -108,20 +96,12 @@ Time per training step as sentences grow, for a GRU and a Transformer of the sam
 all threads of this server. A model that parallelises well gains more from the extra threads.
 """)
     if st.button("Run parallelism experiment", key="run-par"):
-        bar, rows = st.progress(0.0), []
-        all_threads = torch.get_num_threads()
-        jobs = [(p, n, t) for p in ("gru-attn", "transformer") for n in (8, 32, 64) for t in sorted({1, all_threads})]
-        for i, (preset, n, threads) in enumerate(jobs):
-            bar.progress(i / len(jobs), f"{preset}, length {n}, {threads} thread(s)")
-            with num_threads(threads):
-                row = training_throughput(preset, n, batch=16, repeats=2)
-            rows.append({**row, "threads": threads, "ms_per_step": 1000 * row["seconds"]})
-        bar.progress(1.0, "done")
-        st.session_state.parallel = rows
+        bar = st.progress(0.0)
+        st.session_state.parallel = lab.step_times(("gru-attn", "transformer"), (8, 32, 64),
+                                                   sorted({1, torch.get_num_threads()}), on_progress=bar.progress)
     rows = st.session_state.get("parallel")
     if rows:
-        series = {f"{p}, {t} thread(s)": ([r["length"] for r in rows if r["preset"] == p and r["threads"] == t],
-                                          [r["ms_per_step"] for r in rows if r["preset"] == p and r["threads"] == t])
-                  for p in ("gru-attn", "transformer") for t in sorted({r["threads"] for r in rows})}
+        series = figures.grouped_series(rows, lambda r: f"{r['preset']}, {r['threads']} thread(s)", "length",
+                                        "ms_per_step")
         chart(figures.lines(series, "Wall time per training step (batch 16)", "sentence length (tokens)",
                             "milliseconds per step", mode="lines+markers"), rows, "parallelism.csv", "parallel")

@@ -17,8 +17,8 @@ on a small CPU the recurrent models can still come out ahead.
 
 st.subheader("Sequential steps per sentence")
 lengths = [8, 16, 32, 64, 128, 256]
-step_rows = [{"model": p, "length": n, "sequential_steps": sequential_steps(p,
-                                                                            n)} for p in ARCHITECTURES for n in lengths]
+step_rows = [{"model": p, "length": n, "sequential_steps": sequential_steps(p, n)}
+             for p in ARCHITECTURES for n in lengths]
 chart(figures.lines({p: (lengths, [sequential_steps(p, n) for n in lengths]) for p in ARCHITECTURES},
                     "Steps that must run one after another (training, teacher forcing)", "sentence length (tokens)",
                     "sequential steps", mode="lines+markers"), step_rows, "sequential-steps.csv", "steps")

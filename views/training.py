@@ -49,8 +49,8 @@ x_axis = st.segmented_control("Horizontal axis", ["tokens_seen", "step", "wall_s
 def live_view():
     job = manager.jobs.get(selected)
     if job:
-        icon = {"finished": ":material/check_circle:", "failed": ":material/error:"}.get(job.status,
-                                                                                         ":material/hourglass_top:")
+        icons = {"finished": ":material/check_circle:", "failed": ":material/error:"}
+        icon = icons.get(job.status, ":material/hourglass_top:")
         st.markdown(f"{icon} **{selected}**: {job.status} {job.message}")
         if job.thread and job.thread.is_alive() and st.button("Stop", icon=":material/stop:", key="stop"):
             job.stop.set()

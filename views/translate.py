@@ -1,11 +1,8 @@
-import random
-
 import streamlit as st
 
-from dashboard import figures
+from dashboard import figures, translations
 from dashboard.models import list_models, load_translators, model_meta
 from dashboard.widgets import intro, to_csv
-from engine import corpora
 from engine.translate import MAX_SOURCE_TOKENS, InputError, prepare_input
 
 intro("Translate", """
@@ -24,24 +21,8 @@ direction = st.selectbox("Direction", directions, format_func=lambda d: d.replac
 # Hugging Face models that do not say their direction are offered for every direction
 candidates = [e for e in entries if metas[e.name].get("direction") in (direction, None)]
 corpus = next((metas[e.name]["corpus"] for e in candidates if metas[e.name].get("corpus")), "ding-en-de")
-
-
-@st.cache_data(show_spinner=False)
-def examples(corpus: str, direction: str) -> list[str]:
-    """Eight test sentences of the models' corpus, then four of every other corpus in this direction (long
-    Bible verses for en-de), shortest first."""
-    picks = []
-    for other in [corpus] + [c for c in corpora.CORPORA if c != corpus and direction in corpora.directions(c)]:
-        try:
-            pairs = corpora.load_split(other, "test", direction)
-        except corpora.CorpusError:
-            continue
-        picks += sorted((s for s, _ in random.Random(7).sample(pairs, 8 if other == corpus else 4)), key=len)
-    return picks
-
-
-example = st.selectbox("Pick an example from the test sets (or type your own below)", ["—"] + examples(corpus,
-                                                                                                       direction))
+examples = st.cache_data(translations.examples, show_spinner=False)(corpus, direction)
+example = st.selectbox("Pick an example from the test sets (or type your own below)", ["—"] + examples)
 text = st.text_area("Sentence", value="" if example == "—" else example, max_chars=None, height=80,
                     placeholder="The weather is nice today.")
 names = [e.name for e in candidates]
@@ -66,22 +47,8 @@ def translate_all(sentence: str) -> dict | None:
         st.code(message, language=None, wrap_lines=True)
     if not translators:
         return None
-    inputs = {"original": sentence}
-    if shuffle:
-        words = sentence.split()
-        random.Random(len(words)).shuffle(words)
-        inputs["shuffled"] = " ".join(words)
-    rows, results = [], {}
     with st.spinner("Translating…"):
-        for name, translator in translators.items():
-            for label, source in inputs.items():
-                result = translator.translate([source], beam=beam, with_attention=True)[0]
-                results[name, label] = result
-                rows.append({"model": name, "input": label, "translation": result.text,
-                             "latency_ms": round(result.ms, 1), "output_tokens": len(result.tokens),
-                             "parameters": translator.model.num_parameters()})
-    return {"inputs": inputs, "rows": rows, "results": results,
-            "parameters": {n: t.model.num_parameters() for n, t in translators.items()}}
+        return translations.translate_everything(translators, translations.inputs_for(sentence, shuffle), beam)
 
 
 if st.button("Translate", type="primary", icon=":material/translate:"):
@@ -125,15 +92,12 @@ for tab, name in zip(st.tabs(names), names):
             st.info(f"{name} has no attention: its decoder only sees one fixed-size summary of the whole sentence.")
             continue
         layers, heads = result.attention.shape[:2]
-        matrix, where = result.attention.mean(axis=(0, 1)), "average of all layers and heads"
+        layer = head = "average"
         if layers * heads > 1:
             c1, c2 = st.columns(2)
             layer = c1.selectbox("Layer", ["average"] + list(range(1, layers + 1)), key=f"layer-{name}")
             head = c2.selectbox("Head", ["average"] + list(range(1, heads + 1)), key=f"head-{name}")
-            chosen_layers = result.attention if layer == "average" else result.attention[layer - 1 : layer]
-            matrix = chosen_layers.mean(0)
-            matrix = matrix.mean(0) if head == "average" else matrix[head - 1]
-            where = f"layer {layer}, head {head}"
+        matrix, where = translations.attention_view(result.attention, layer, head)
         outputs = result.tokens + ["</s>"]
         st.plotly_chart(figures.attention_heatmap(matrix, result.source_tokens, outputs,
                                                   f"{name}: cross-attention ({where})"),

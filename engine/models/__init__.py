@@ -52,6 +52,7 @@ def model_spec(preset: str, vocab_size: int, size: str = "base", **overrides) ->
 
 
 def build_model(spec: dict) -> Seq2Seq:
+    """The model a spec describes (randomly initialised)."""
     family = spec.get("family")
     if family not in FAMILIES:
         raise ValueError(f"unknown model family {family!r}")

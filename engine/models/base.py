@@ -69,6 +69,7 @@ class Seq2Seq(nn.Module):
 
 
 def source_mask(src: torch.Tensor) -> torch.Tensor:
+    """[B, S] True on real tokens, False on padding."""
     return src != PAD_ID
 
 

@@ -13,6 +13,7 @@ from .base import Seq2Seq, source_mask
 
 @dataclass
 class MarianSize:
+    """Sizes of the `hf-marian` preset, matched to our Transformer's."""
     vocab_size: int = 8000
     d_model: int = 256
     heads: int = 4
@@ -25,6 +26,7 @@ class MarianSize:
     max_len: int = 512
 
     def to_hf(self) -> MarianConfig:
+        """The transformers MarianConfig of these sizes, with our special token ids."""
         return MarianConfig(
             vocab_size=self.vocab_size, d_model=self.d_model, encoder_layers=self.encoder_layers,
             decoder_layers=self.decoder_layers, encoder_attention_heads=self.heads, decoder_attention_heads=self.heads,
@@ -38,6 +40,7 @@ class MarianSize:
 
 
 class MarianSeq2Seq(Seq2Seq):
+    """transformers' MarianMTModel behind our interface (post-norm, learned from scratch)."""
     family = "hf-marian"
     tiny = {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0,
             "attention_dropout": 0.0, "activation_dropout": 0.0}

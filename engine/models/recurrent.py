@@ -24,6 +24,7 @@ ATTENTIONS = ("none", "bahdanau", "luong")
 
 @dataclass
 class RecurrentConfig:
+    """Sizes and kind of a recurrent encoder-decoder."""
     vocab_size: int = 8000
     cell: str = "gru"
     attention: str = "luong"
@@ -42,6 +43,7 @@ class RecurrentConfig:
 
 def make_rnn(cell: str, input_size: int, hidden: int, layers: int, dropout: float,
              bidirectional: bool = False) -> nn.RNNBase:
+    """A fused torch RNN/LSTM/GRU with orthogonal recurrent weights and zero biases."""
     kwargs = dict(num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0,
                   bidirectional=bidirectional)
     if cell == "lstm":
@@ -94,6 +96,7 @@ class MultiplicativeAttention(nn.Module):
 
 
 class RecurrentSeq2Seq(Seq2Seq):
+    """A (bi)directional recurrent encoder and a recurrent decoder, with or without attention."""
     family = "recurrent"
     tiny = {"emb_dim": 32, "hidden": 32, "layers": 1, "dropout": 0.0}
     recipe = {"lr": 3e-3, "warmup_steps": 100}

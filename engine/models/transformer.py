@@ -20,6 +20,7 @@ POSITIONALS = ("sinusoidal", "learned", "none")
 
 @dataclass
 class TransformerConfig:
+    """Sizes and regularisation of the Transformer."""
     vocab_size: int = 8000
     d_model: int = 256
     heads: int = 4
@@ -40,6 +41,7 @@ class TransformerConfig:
 
 
 def sinusoidal_table(max_len: int, d_model: int) -> torch.Tensor:
+    """[max_len, d_model] sine/cosine position codes (Vaswani et al. 2017)."""
     position = torch.arange(max_len).unsqueeze(1)
     freq = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
     table = torch.zeros(max_len, d_model)
@@ -49,6 +51,7 @@ def sinusoidal_table(max_len: int, d_model: int) -> torch.Tensor:
 
 
 class PositionalEncoding(nn.Module):
+    """Adds sinusoidal or learned position vectors (or nothing: a bag of words)."""
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.kind = cfg.positional
@@ -67,11 +70,13 @@ class PositionalEncoding(nn.Module):
 
 
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
-    return x.view(x.shape[0], x.shape[1], heads, -1).transpose(1, 2)  # [B, T, D] -> [B, heads, T, D/heads]
+    """[B, T, D] -> [B, heads, T, D/heads]."""
+    return x.view(x.shape[0], x.shape[1], heads, -1).transpose(1, 2)
 
 
 def merge_heads(y: torch.Tensor) -> torch.Tensor:
-    return y.transpose(1, 2).flatten(2)  # [B, heads, T, D/heads] -> [B, T, D]
+    """[B, heads, T, D/heads] -> [B, T, D]."""
+    return y.transpose(1, 2).flatten(2)
 
 
 def attend(q, k, v, mask, dropout: float, need_weights: bool = False, causal: bool = False):
@@ -130,6 +135,7 @@ class CrossAttention(nn.Module):
 
 
 class FeedForward(nn.Module):
+    """Position-wise up-projection, ReLU, down-projection."""
     def __init__(self, d_model: int, ffn: int, dropout: float):
         super().__init__()
         self.up, self.down = nn.Linear(d_model, ffn), nn.Linear(ffn, d_model)
@@ -140,6 +146,7 @@ class FeedForward(nn.Module):
 
 
 class EncoderLayer(nn.Module):
+    """Pre-norm self-attention and feed-forward, each around a residual connection."""
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
@@ -154,6 +161,7 @@ class EncoderLayer(nn.Module):
 
 
 class DecoderLayer(nn.Module):
+    """Pre-norm causal self-attention, cross-attention and feed-forward, with a key/value cache."""
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(cfg.d_model) for _ in range(3))
@@ -182,6 +190,7 @@ def subsequent_mask(size: int, device=None) -> torch.Tensor:
 
 
 class TransformerSeq2Seq(Seq2Seq):
+    """Encoder-decoder Transformer with tied embeddings and incremental decoding."""
     family = "transformer"
     tiny = {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0,
             "attention_dropout": 0.0, "activation_dropout": 0.0}
@@ -215,17 +224,13 @@ class TransformerSeq2Seq(Seq2Seq):
         """[B, 1, 1, S] padding mask for attention over the source; None when nothing is padded (faster kernels)."""
         return None if bool(src_mask.all()) else src_mask[:, None, None, :]
 
-    def encode(self, src, need_weights=False):
-        src_mask = source_mask(src)
+    def encode(self, src):
+        src_mask = source_mask(src)  # [B, S]
         mask = self.key_mask(src_mask)
-        x, weights = self._embed(src), []
+        x = self._embed(src)  # [B, S, D]
         for layer in self.encoder_layers:
-            x, w = layer(x, mask, need_weights)
-            weights.append(w)
-        enc = {"src_mask": src_mask, "memory": self.encoder_norm(x)}
-        if need_weights:
-            enc["self_attention"] = torch.stack(weights)
-        return enc
+            x, _ = layer(x, mask)
+        return {"src_mask": src_mask, "memory": self.encoder_norm(x)}  # memory [B, S, D]
 
     def init_state(self, enc):
         caches = [dict(zip(("ck", "cv"), layer.cross_attn.keys_values(enc["memory"]))) for layer in self.decoder_layers]
@@ -233,6 +238,8 @@ class TransformerSeq2Seq(Seq2Seq):
                 "key_mask": self.key_mask(enc["src_mask"])}  # decided once per sentence batch, not per step
 
     def _run(self, tgt_in, state, enc, need_weights=False):
+        """Decoder over tgt_in [B, T] after `state`'s earlier tokens: (logits [B, T, V], new state, per layer
+        (self-attention, cross-attention) weights or Nones)."""
         offset = int(state["length"][0]) if state["length"].numel() else 0
         t = tgt_in.shape[1]
         if t == 1:
@@ -268,16 +275,7 @@ class TransformerSeq2Seq(Seq2Seq):
         logits, state, _ = self._run(prev.unsqueeze(1), state, enc)
         return logits[:, 0], state
 
-    def attention_maps(self, src, tgt_in) -> dict[str, torch.Tensor]:
-        """All attention weights, each [layers, heads, B, query, key]: encoder, decoder and cross."""
-        enc = self.encode(src, need_weights=True)
-        _, _, weights = self._run(tgt_in, self.init_state(enc), enc, need_weights=True)
-        stack = lambda ws: torch.stack(ws).transpose(1, 2)  # noqa: E731  [L, B, h, q, k] -> [L, h, B, q, k]
-        return {
-            "encoder": stack(list(enc["self_attention"])),
-            "decoder": stack([w[0] for w in weights]),
-            "cross": stack([w[1] for w in weights]),
-        }
-
     def cross_attention(self, src, tgt_in):
-        return self.attention_maps(src, tgt_in)["cross"]
+        enc = self.encode(src)
+        _, _, weights = self._run(tgt_in, self.init_state(enc), enc, need_weights=True)
+        return torch.stack([cross for _, cross in weights]).transpose(1, 2)  # [L, B, h, T, S] -> [L, h, B, T, S]
