@@ -22,15 +22,15 @@ def greedy_decode(model: Seq2Seq, src: torch.Tensor, max_len_ratio: float = 2.0,
     limits = max_lengths((src != PAD_ID).sum(1).tolist(), max_len_ratio, max_length)
     enc = model.encode(src)
     state = model.init_state(enc)
-    prev = torch.full((src.shape[0],), BOS_ID, dtype=torch.long, device=src.device)
+    prev = torch.full((src.shape[0],), BOS_ID, dtype=torch.long, device=src.device)  # [B]
     outputs: list[list[int]] = [[] for _ in limits]
     done = [False] * len(limits)
     for t in range(max(limits)):
-        logits, state = model.step(prev, state, enc)
+        logits, state = model.step(prev, state, enc)  # [B, V]
         logits[:, [PAD_ID, BOS_ID]] = float("-inf")  # never outputs (an untrained model may score them highest)
         if t < min_length:
             logits[:, EOS_ID] = float("-inf")
-        prev = logits.argmax(-1)
+        prev = logits.argmax(-1)  # [B]
         for i, token in enumerate(prev.tolist()):
             if done[i]:
                 continue
@@ -56,22 +56,22 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, length_penalty
     rows = torch.arange(batch, device=device).repeat_interleave(beam)
     enc = {k: v.index_select(0, rows) for k, v in model.encode(src).items()}
     state = model.init_state(enc)
-    scores = torch.full((batch, beam), float("-inf"), device=device)
+    scores = torch.full((batch, beam), float("-inf"), device=device)  # [B, beam] log-probs so far
     scores[:, 0] = 0.0
-    tokens = torch.full((batch * beam, 0), BOS_ID, dtype=torch.long, device=device)
+    tokens = torch.full((batch * beam, 0), BOS_ID, dtype=torch.long, device=device)  # [B*beam, t] outputs so far
     prev = torch.full((batch * beam,), BOS_ID, dtype=torch.long, device=device)
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
     done = [False] * batch
 
     for t in range(max(limits) + 1):
         logits, state = model.step(prev, state, enc)
-        logits[:, [PAD_ID, BOS_ID]] = float("-inf")
+        logits[:, [PAD_ID, BOS_ID]] = float("-inf")  # [B*beam, V]
         logp = logits.float().log_softmax(-1)
         if t < min_length:
             logp[:, EOS_ID] = float("-inf")
         vocab = logp.shape[-1]
-        candidates = (scores.view(-1, 1) + logp).view(batch, beam * vocab)
-        top_scores, top_ids = candidates.topk(2 * beam, dim=1)
+        candidates = (scores.view(-1, 1) + logp).view(batch, beam * vocab)  # [B, beam*V]
+        top_scores, top_ids = candidates.topk(2 * beam, dim=1)  # [B, 2*beam]
         origin, token = top_ids // vocab, top_ids % vocab
         next_scores = [[float("-inf")] * beam for _ in range(batch)]
         next_origin = [[b * beam] * beam for b in range(batch)]  # rows of finished sentences stay put

@@ -68,6 +68,10 @@ def test_wrong_shape_version_and_config_are_refused(saved):
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="format_version"):
         load_checkpoint(path)
+    config["format_version"] = 1  # the weight names before ffn.up/ffn.down and the fused qkv
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="format_version 1, expected 2 .*older engine's weight names"):
+        load_checkpoint(path)
     (path / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="config.json"):
         load_checkpoint(path)
