@@ -5,6 +5,7 @@ import streamlit as st
 def main() -> None:
     st.set_page_config(page_title="Seq2Seq Arena", page_icon=":material/translate:", layout="wide")
     pages = [
+        st.Page("views/story.py", title="Why Transformers?", icon=":material/auto_stories:"),
         st.Page("views/translate.py", title="Translate", icon=":material/translate:", default=True),
         st.Page("views/quality.py", title="Quality", icon=":material/grading:"),
         st.Page("views/speed.py", title="Speed & scaling", icon=":material/speed:"),

@@ -56,6 +56,7 @@ def test_translate_in_the_browser(server, page):
 
 
 @pytest.mark.parametrize("path,heading,wait_for", [
+    ("story", "Why Transformers replaced RNNs", "Glossary"),
     ("quality", "Quality", "Gallery of test sentences"),
     ("speed", "Speed & scaling", "Measure now on this machine"),
     ("training", "Training", "Start training"),

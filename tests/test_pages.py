@@ -151,3 +151,19 @@ def test_speed_page_shows_the_shipped_benchmark_against_generate_and_ctranslate2
     engines = set(next(t for t in tables if "engine" in t.columns)["engine"])
     assert {"engine", "transformers generate", "ctranslate2 fp32"} <= engines
     assert any(m.value.startswith("**Matmul ceiling") for m in at.markdown)
+
+
+def test_story_page_tells_each_chapter_with_evidence():
+    at = open_page("views/story.py")
+    chapters = [h.value for h in at.subheader]
+    assert len(chapters) == 6 and chapters[0] == "1. One word at a time"
+    assert "Gradient reaching each source word" in plotly_titles(at)
+    assert "chrF by source length — bible-en-de test" in plotly_titles(at)
+    assert any("30 words or more" in m.value for m in at.markdown)  # the long-sentence verdict, read from eval files
+    at.slider(key="story-length").set_value(100)
+    at.button(key="story-shuffle").click()
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.markdown if "encoder difference after shuffling" in m.value]
+    steps = {m.label: m.value for m in at.metric}
+    assert steps["GRU: steps one after another"] == "400" and steps["Transformer: steps one after another"] == "6"

@@ -1,0 +1,76 @@
+"""The Story page's evidence, read from the files the CLI wrote (no streamlit): one small function per chapter."""
+from __future__ import annotations
+
+GLOSSARY = {
+    "recurrent network (RNN)": "reads a sentence one word after another, carrying a summary (its state) from each "
+                               "word to the next; LSTM and GRU are RNNs with gates that decide what to keep",
+    "Transformer": "reads all words of a sentence at once; attention lets every word look at every other word",
+    "attention": "a learned weighting of the source words: for each word it writes, the decoder looks back at the "
+                 "words that matter most",
+    "gradient": "how much, and in which direction, a weight should change to reduce the error; training follows it",
+    "vanishing gradient": "a gradient that shrinks a little at each of many steps back through time, until the "
+                          "first words of a long sentence barely learn",
+    "exploding gradient": "the opposite: a gradient that grows at each step until training breaks; clipping caps it",
+    "positional encoding": "a pattern added to each word's vector that tells a Transformer where the word stands",
+    "token": "a piece of a word (a subword); models read and write tokens",
+    "chrF": "a score (0-100) of how many character sequences a translation shares with a human one; kind to near "
+            "misses",
+    "BLEU": "a score (0-100) of how many word sequences a translation shares with a human one",
+    "training tokens": "how much text a model has read while learning (source and target tokens together)",
+}
+
+
+def training_speed(bench: dict, preset: str, length: int, threads: int | None = None) -> float | None:
+    """Training tokens/s of a preset at a sentence length in a bench file (at the bench's thread count unless
+    `threads` is given); None if the file has no such row."""
+    rows = bench["training"] if threads is None else bench.get("threads", [])
+    for row in rows:
+        if row["preset"] == preset and row["length"] == length and (threads is None or row["threads"] == threads):
+            return row["tokens_per_s"]
+    return None
+
+
+def thread_gains(bench: dict) -> dict[str, float]:
+    """Per preset: tokens/s with every thread of the machine ÷ with one thread (the bench's thread-scaling rows)."""
+    rows = bench.get("threads", [])
+    most = max((r["threads"] for r in rows), default=1)
+    gains = {}
+    for preset in dict.fromkeys(r["preset"] for r in rows):
+        one, many = training_speed(bench, preset, 32, 1), training_speed(bench, preset, 32, most)
+        if one and many:
+            gains[preset] = many / one
+    return gains
+
+
+def machine_name(bench: dict) -> str:
+    """The machine a bench file was measured on, in one line."""
+    m = bench["machine"]
+    return (f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads ({m.get('cpu_capability', '?')}), "
+            f"torch {m['torch']}")
+
+
+def attention_gain(evals: dict[str, dict]) -> str | None:
+    """The bottleneck chapter's sentence: the GRU with attention against the GRU without, on one test set."""
+    if not {"gru", "gru-attn"} <= evals.keys():
+        return None
+    plain, attn = evals["gru"]["chrf"], evals["gru-attn"]["chrf"]
+    verb = "raises" if attn > plain else "does not raise"
+    return (f"Attention {verb} the GRU's chrF on these test sentences: {plain:.1f} without, {attn:.1f} with "
+            f"({attn - plain:+.1f}).")
+
+
+def long_sentence_verdict(evals: dict[str, dict], focus: str = "transformer") -> str | None:
+    """Whether the Transformer beats every recurrent model on the longest test sentences (eval 'long_sentences')."""
+    long = {n: ev["long_sentences"] for n, ev in evals.items() if ev.get("long_sentences")}
+    recurrent = {n: v for n, v in long.items() if not n.startswith(("transformer", "hf-"))}
+    if focus not in long or not recurrent:
+        return None
+    best = max(recurrent, key=lambda n: recurrent[n]["chrf"])
+    ours, theirs = long[focus]["chrf"], recurrent[best]["chrf"]
+    words, count = long[focus]["min_words"], long[focus]["sentences"]
+    if ours > theirs:
+        return (f"On the {count} test sentences of {words} words or more, the {focus} beats every recurrent model: "
+                f"chrF {ours:.1f} against {theirs:.1f} for the best of them ({best}).")
+    return (f"On the {count} test sentences of {words} words or more, the {focus} does **not** beat every recurrent "
+            f"model here: chrF {ours:.1f} against {theirs:.1f} for {best}. These models are small and briefly "
+            f"trained; the seed's claim is about well-trained ones.")
