@@ -136,7 +136,7 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkey
 
 def test_the_dashboard_keeps_serving_the_other_models_when_one_file_is_bad():
     from dashboard.models import CHECKPOINTS_DIR, RUNS_DIR
-    from tests.test_pages import open_page, translate
+    from tests.helpers import open_page, translate
 
     broken = {f"test-broken-{kind}": kind for kind in ("truncated", "pickle")}
     try:

@@ -110,7 +110,7 @@ def test_a_transformers_directory_with_only_pickled_weights_is_refused(tiny_mari
 
 
 def test_translate_page_shows_a_local_hugging_face_model(tiny_marian, monkeypatch):
-    from tests.test_pages import open_page, translate
+    from tests.helpers import open_page, translate
 
     monkeypatch.setenv("SEQ2SEQ_HF_MODELS", str(tiny_marian.parent))
     at = open_page("views/translate.py")

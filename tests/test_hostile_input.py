@@ -75,7 +75,7 @@ def test_engine_translates_or_explains(translator, name):
 
 
 def test_page_survives_the_battery_and_shows_user_text_as_text():
-    from tests.test_pages import open_page, translate
+    from tests.helpers import open_page, translate
 
     at = open_page("views/translate.py")
     at.multiselect[0].set_value(["gru-attn", "transformer"])

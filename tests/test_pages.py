@@ -3,34 +3,11 @@ import shutil
 import uuid
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboard.models import RUNS_DIR, list_models
-from engine.paths import ROOT
+from tests.helpers import open_page, plotly_titles, texts, translate
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")]
-
-
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
-    at.run()
-    if page != "views/translate.py":
-        at.switch_page(page)
-        at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def texts(at: AppTest) -> list[str]:
-    return [t.value for t in at.text]
-
-
-def translate(at: AppTest, text: str) -> AppTest:
-    at.text_area[0].input(text)
-    at.button[0].click()
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_translate_page_shows_every_models_translation():
@@ -71,12 +48,6 @@ def test_quality_page_lists_every_shipped_model():
     at.segmented_control(key="gallery-order").set_value("worst")
     at.run()
     assert not at.exception
-
-
-def plotly_titles(at: AppTest) -> list[str]:
-    import json
-
-    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
 
 
 def test_quality_page_races_the_learning_curves_and_scores_long_sentences():

@@ -1,0 +1,36 @@
+"""AppTest helpers shared by the page tests: open a page through the real navigation, type, read charts."""
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from engine.paths import ROOT
+
+
+def open_page(page: str) -> AppTest:
+    """The app at `page` (e.g. "views/quality.py"), rendered without an exception."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
+    at.run()
+    if page != "views/translate.py":
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> list[str]:
+    """Everything the page shows with st.text (user text and model outputs)."""
+    return [t.value for t in at.text]
+
+
+def translate(at: AppTest, text: str) -> AppTest:
+    """Type `text` on the Translate page and press Translate."""
+    at.text_area[0].input(text)
+    at.button[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def plotly_titles(at: AppTest) -> list[str]:
+    """The titles of the page's plotly charts, in order."""
+    return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
