@@ -41,10 +41,10 @@ def train_config_from(args):
     from .training import TrainConfig
 
     names = {f.name for f in fields(TrainConfig)}
-    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    if args.direction is None:
-        values["direction"] = corpora.directions(args.corpus)[0]
-    return TrainConfig(**values)
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
+    if args.direction is None:  # the corpus's own first direction, not the dataclass's
+        cfg.direction = corpora.directions(cfg.corpus)[0]
+    return cfg
 
 
 def run_training(cfg, run_dir: Path, resume: bool) -> None:

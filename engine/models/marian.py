@@ -63,7 +63,7 @@ class MarianSeq2Seq(Seq2Seq):
         """Fused attention kernels while training; eager ones otherwise, which also return attention weights (so
         `cross_attention` never has to switch a model that other threads may be decoding with)."""
         wanted = "sdpa" if mode else "eager"
-        if self.model.config._attn_implementation != wanted:
+        if getattr(self.model.config, "_attn_implementation", None) != wanted:
             self.model.set_attn_implementation(wanted)
         return super().train(mode)
 
