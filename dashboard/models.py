@@ -69,6 +69,19 @@ def load_translators(entries: list[ModelEntry]) -> tuple[dict[str, Translator], 
     return loaded, errors
 
 
+def model_family(entry: ModelEntry) -> str:
+    """The model family a checkpoint's config.json names ("recurrent", "transformer", ...; "transformers" for a
+    Hugging Face directory, "" when unreadable)."""
+    if entry.transformers:
+        return "transformers"
+    try:
+        config = read_json(entry.path / "config.json")
+    except CheckpointError:
+        return ""
+    family = config.get("model", {}).get("family") if isinstance(config, dict) else None
+    return family if isinstance(family, str) else ""
+
+
 def model_meta(entry: ModelEntry) -> dict:
     """What the checkpoint says about itself (corpus, direction, …); {} when unknown."""
     try:

@@ -6,7 +6,8 @@ import torch
 from dashboard import figures
 from dashboard.models import bench_files, list_models, load_bench, load_metrics
 from dashboard.widgets import chart, intro, source_note
-from engine.bench import ARCHITECTURES, machine, sequential_steps, training_throughput
+from engine import lab
+from engine.bench import ARCHITECTURES, machine, sequential_steps
 
 intro("Speed & scaling", """
 A recurrent network must finish word 1 before it can start word 2, so a long sentence means a long chain of
@@ -83,13 +84,9 @@ if runs:
 st.subheader("Measure now on this machine")
 st.markdown("Times one training step (batch 32) of each architecture at a few lengths, right here, best of 2.")
 if st.button("Measure", icon=":material/speed:"):
-    presets, test_lengths = ["gru", "gru-attn", "transformer"], [8, 32, 64]
-    jobs = [(p, n) for p in presets for n in test_lengths]
-    bar, rows = st.progress(0.0, "starting…"), []
-    for i, (preset, n) in enumerate(jobs):
-        bar.progress(i / len(jobs), f"{preset}, length {n}")
-        rows.append(training_throughput(preset, n, batch=32, repeats=2))
-    bar.progress(1.0, "done")
+    bar = st.progress(0.0, "starting…")
+    rows = lab.step_times(("gru", "gru-attn", "transformer"), (8, 32, 64), [torch.get_num_threads()], batch=32,
+                          on_progress=bar.progress)
     st.session_state.live_bench = {"rows": rows, "machine": machine()}
 live = st.session_state.get("live_bench")
 if live:

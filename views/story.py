@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import figures, story
-from dashboard.models import bench_files, list_models, load_bench, load_eval, load_translators
+from dashboard.models import bench_files, list_models, load_bench, load_eval, load_translators, model_family
 from dashboard.widgets import chart, intro, source_note
 from engine import lab
 from engine.bench import sequential_steps
@@ -82,7 +82,7 @@ if bible:
     by_length = {n: ev["by_length"] for n, ev in bible.items() if "by_length" in ev}
     chart(figures.by_length(by_length, "chrf", "bible-en-de"),
           [{"model": n, **r} for n, rs in by_length.items() for r in rs], "story-long.csv", "story-long")
-    if verdict := story.long_sentence_verdict(bible):
+    if verdict := story.long_sentence_verdict(bible, {n: model_family(e) for n, e in models.items()}):
         st.markdown(verdict)
     source_note(f"From each checkpoint's eval-bible-en-de.json, made by `{next(iter(bible.values()))['command']}`.")
 else:
