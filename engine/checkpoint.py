@@ -144,6 +144,18 @@ def average_weights(paths: list[Path]) -> dict[str, torch.Tensor]:
     return {name: tensor / len(paths) for name, tensor in total.items()}
 
 
+def load_weights(model: Seq2Seq, tensors: dict[str, torch.Tensor]) -> None:
+    """Load tensors read from a safetensors file, which stores tied weights once (e.g. Marian's shared embedding
+    and output matrix): a name may be missing only if it shares storage with one that is loaded."""
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    state = model.state_dict()
+    loaded = {state[name].data_ptr() for name in tensors if name in state}
+    untied = sorted(name for name in missing if state[name].data_ptr() not in loaded)
+    if unexpected or untied:
+        raise CheckpointError(f"weights do not fit the model (missing {untied[:3]}, "
+                              f"unexpected {sorted(unexpected)[:3]})")
+
+
 def load_training_state(path: Path, model: Seq2Seq, optimizer: torch.optim.Optimizer) -> dict:
     """Restore weights, optimizer and RNG from a training checkpoint; returns the trainer state."""
     path = resolve(path)

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from . import corpora
-from .checkpoint import atomic_write_json, average_weights, load_checkpoint, save_checkpoint
+from .checkpoint import atomic_write_json, average_weights, load_checkpoint, load_weights, save_checkpoint
 from .evaluation import evaluation_record, mean_nll
 from .paths import shown
 from .training import snapshot_files
@@ -24,7 +24,7 @@ def export_run(run_dir: Path, out: Path, command: str) -> dict:
         valid = corpora.load_split(meta["corpus"], "valid", meta["direction"])
         best_loss = mean_nll(model, tokenizer, valid)
         best_weights = {k: v.clone() for k, v in model.state_dict().items()}
-        model.load_state_dict(average_weights(snapshots))
+        load_weights(model, average_weights(snapshots))
         averaged_loss = mean_nll(model, tokenizer, valid)
         meta["averaging"] = {"snapshots": [p.stem for p in snapshots], "valid_loss_best": round(best_loss, 4),
                              "valid_loss_averaged": round(averaged_loss, 4), "shipped": "averaged"}

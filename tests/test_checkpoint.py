@@ -101,3 +101,22 @@ def test_averaged_weights_are_the_element_wise_mean(tmp_path, tiny_tokenizer):
     assert not torch.equal(mean["embed.weight"], models[0].state_dict()["embed.weight"])
     with pytest.raises(CheckpointError, match="no weights"):
         average_weights([])
+
+
+@pytest.mark.parametrize("preset", ["transformer", "hf-marian"])
+def test_averaged_snapshots_load_into_models_with_tied_weights(tmp_path, tiny_tokenizer, preset):
+    """safetensors stores Marian's tied embedding and output matrix once; the mean must still load."""
+    from safetensors.torch import save_model
+
+    from engine.checkpoint import average_weights, load_weights
+
+    models = [tiny_model(preset, len(tiny_tokenizer), seed=s) for s in range(2)]
+    for i, m in enumerate(models):
+        save_model(m, str(tmp_path / f"{i}.safetensors"))
+    target = tiny_model(preset, len(tiny_tokenizer), seed=5)
+    load_weights(target, average_weights([tmp_path / "0.safetensors", tmp_path / "1.safetensors"]))
+    for (name, a), b, c in zip(target.state_dict().items(), models[0].state_dict().values(),
+                               models[1].state_dict().values()):
+        torch.testing.assert_close(a, (b + c) / 2, msg=name)
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_weights(target, {"nonsense": torch.zeros(1)})
