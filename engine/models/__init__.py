@@ -42,9 +42,10 @@ def model_class(preset: str) -> type[Seq2Seq]:
 
 def model_spec(preset: str, vocab_size: int, size: str = "base", **overrides) -> dict:
     """A JSON-able description {"preset", "family", "config"} that `build_model` turns into a model."""
+    family_cls = model_class(preset)  # ValueError for an unknown preset
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; choose one of: {', '.join(SIZES)}")
-    size_overrides = model_class(preset).tiny if size == "tiny" else {}
+    size_overrides = family_cls.tiny if size == "tiny" else {}
     family, preset_overrides = PRESETS[preset]
     config_cls = FAMILIES[family][0]
     config = config_cls(vocab_size=vocab_size, **{**size_overrides, **preset_overrides, **overrides})
