@@ -74,6 +74,7 @@ def test_engine_translates_or_explains(translator, name):
     assert len(result.tokens) <= 2 * MAX_SOURCE_TOKENS + 10
 
 
+@pytest.mark.slow
 def test_page_survives_the_battery_and_shows_user_text_as_text():
     from tests.helpers import open_page, translate
 

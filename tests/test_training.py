@@ -124,6 +124,7 @@ def test_a_token_budget_stops_training_and_evaluations_come_at_token_intervals(t
     assert {"valid_chrf", "valid_bleu", "tokens_seen"} <= set(evals[0])
 
 
+@pytest.mark.slow  # loads and encodes the whole lexicon and Bible
 def test_a_mix_trains_on_every_source_and_scores_each_corpus(tmp_path):
     trainer = Trainer(config(mix="ding-en-de*2,ding-en-de/lexicon*0.001,bible-en-de*0.002", train_limit=None,
                              max_steps=4), tmp_path / "run")
