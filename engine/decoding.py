@@ -6,6 +6,8 @@ import torch
 from .models import Seq2Seq
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
+NEVER_OUTPUT = slice(PAD_ID, BOS_ID + 1)  # padding (0) and BOS (1): a view, no index tensor per step
+
 
 def max_lengths(source_lengths: list[int], ratio: float, fixed: int | None = None, extra: int = 10,
                 cap: int = 256) -> list[int]:
@@ -27,7 +29,7 @@ def greedy_decode(model: Seq2Seq, src: torch.Tensor, max_len_ratio: float = 2.0,
     done = [False] * len(limits)
     for t in range(max(limits)):
         logits, state = model.step(prev, state, enc)  # [B, V]
-        logits[:, [PAD_ID, BOS_ID]] = float("-inf")  # never outputs (an untrained model may score them highest)
+        logits[:, NEVER_OUTPUT] = float("-inf")  # [B, V]; an untrained model may score them highest
         if t < min_length:
             logits[:, EOS_ID] = float("-inf")
         prev = logits.argmax(-1)  # [B]
@@ -65,7 +67,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, length_penalty
 
     for t in range(max(limits) + 1):
         logits, state = model.step(prev, state, enc)
-        logits[:, [PAD_ID, BOS_ID]] = float("-inf")  # [B*beam, V]
+        logits[:, NEVER_OUTPUT] = float("-inf")  # [B*beam, V]
         logp = logits.float().log_softmax(-1)
         if t < min_length:
             logp[:, EOS_ID] = float("-inf")

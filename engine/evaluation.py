@@ -36,15 +36,19 @@ def bucket_label(low: int, high: int) -> str:
     return f"{low}+" if high >= 10_000 else f"{low}-{high}"
 
 
+def subset_scores(indices: list[int], hypotheses: list[str], references: list[str]) -> dict:
+    """Corpus BLEU and chrF of the chosen sentences only."""
+    scores = corpus_scores([hypotheses[i] for i in indices], [references[i] for i in indices], metrics=("bleu", "chrf"))
+    return {"sentences": len(indices), "bleu": scores["bleu"], "chrf": scores["chrf"]}
+
+
 def scores_by_length(sources: list[str], hypotheses: list[str], references: list[str]) -> list[dict]:
     """Corpus BLEU and chrF of the sentences in each source-length bucket (words), empty buckets left out."""
     rows = []
     for low, high in LENGTH_BUCKETS:
         idx = [i for i, s in enumerate(sources) if low <= len(s.split()) <= high]
         if idx:
-            scores = corpus_scores([hypotheses[i] for i in idx], [references[i] for i in idx], metrics=("bleu", "chrf"))
-            rows.append({"bucket": bucket_label(low, high), "sentences": len(idx), "bleu": scores["bleu"],
-                         "chrf": scores["chrf"]})
+            rows.append({"bucket": bucket_label(low, high), **subset_scores(idx, hypotheses, references)})
     return rows
 
 
@@ -57,8 +61,7 @@ def long_sentence_scores(sources: list[str], hypotheses: list[str], references: 
     idx = [i for i, s in enumerate(sources) if len(s.split()) >= min_words]
     if not idx:
         return None
-    scores = corpus_scores([hypotheses[i] for i in idx], [references[i] for i in idx], metrics=("bleu", "chrf"))
-    return {"min_words": min_words, "sentences": len(idx), "bleu": scores["bleu"], "chrf": scores["chrf"]}
+    return {"min_words": min_words, **subset_scores(idx, hypotheses, references)}
 
 
 def sequence_loss(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0,
