@@ -69,26 +69,28 @@ def load_translators(entries: list[ModelEntry]) -> tuple[dict[str, Translator], 
     return loaded, errors
 
 
-def model_family(entry: ModelEntry) -> str:
-    """The model family a checkpoint's config.json names ("recurrent", "transformer", ...; "transformers" for a
-    Hugging Face directory, "" when unreadable)."""
-    if entry.transformers:
-        return "transformers"
+def _config(entry: ModelEntry) -> dict:
+    """The checkpoint's config.json, or {} when unreadable."""
     try:
         config = read_json(entry.path / "config.json")
     except CheckpointError:
-        return ""
-    family = config.get("model", {}).get("family") if isinstance(config, dict) else None
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def model_family(entry: ModelEntry) -> str:
+    """The model family config.json names ("recurrent", "transformer", ...; "transformers" for a Hugging Face
+    directory, "" when unknown)."""
+    if entry.transformers:
+        return "transformers"
+    model = _config(entry).get("model")
+    family = model.get("family") if isinstance(model, dict) else None
     return family if isinstance(family, str) else ""
 
 
 def model_meta(entry: ModelEntry) -> dict:
     """What the checkpoint says about itself (corpus, direction, …); {} when unknown."""
-    try:
-        config = read_json(entry.path / "config.json")
-    except CheckpointError:
-        return {}
-    meta = config.get("arena" if entry.transformers else "meta") if isinstance(config, dict) else None
+    meta = _config(entry).get("arena" if entry.transformers else "meta")
     return meta if isinstance(meta, dict) else {}
 
 
