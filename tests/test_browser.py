@@ -94,3 +94,16 @@ def test_a_deep_link_to_a_fresh_server_gets_the_real_navigation(page):
         expect(nav.get_by_text("Speed & scaling")).to_be_visible()  # page titles, not file names
         expect(nav.get_by_text("streamlit app")).to_have_count(0)
         no_exception(page)
+
+
+def test_a_playground_link_opens_its_preset_and_trains_live(server, page):
+    page.goto(f"{server}/playground?preset=bottleneck")
+    expect(page.get_by_text("squeezes the whole input into one vector").first).to_be_visible()
+    page.get_by_role("button", name="Train").click()
+    expect(page.get_by_text("Race training").first).to_be_visible()
+    expect(page.get_by_text("Sequences entirely right (held-out examples)").first).to_be_visible()
+    expect(page.get_by_text("gru + attention").first).to_be_visible()
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_text("Race stopped").first).to_be_visible()
+    no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "playground.png"), full_page=True)

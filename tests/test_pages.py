@@ -86,6 +86,12 @@ def test_lab_page_runs_its_experiments():
     table = at.dataframe[0].value
     gaps = dict(zip(table["model"], table["encoder state difference after shuffling"].astype(float)))
     assert gaps["transformer-nopos"] < 1e-3 < gaps["transformer"]
+    at.select_slider(key="grad-trained-steps").set_value(200)
+    at.button(key="run-grad-trained").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert "Gradient reaching each input position, after training on the memory task" in plotly_titles(at)
+    assert any("**lstm, forget bias 1**:" in m.value and "held-out answers right" in m.value for m in at.markdown)
 
 
 def test_training_page_trains_in_the_background_and_refuses_bad_names():

@@ -40,8 +40,25 @@ Transformer's attention gives every position a direct path, so its curve stays f
                             f"Gradient reaching each source position ({st.session_state.grad_init} initialisation)",
                             "source position (0 = first word)", "gradient norm (log scale)", log_y=True),
               rows, "gradient-flow.csv", "grad-flow")
-        st.caption("LSTM and GRU start with half-open gates, so at initialisation they fade too; training teaches the "
-                   "gates to carry information, which plain RNNs cannot learn.")
+        st.caption("At initialisation LSTM and GRU fade too: their gates start half open. Does training teach the "
+                   "gates to carry information? Measure it below.")
+
+    st.markdown("**After training.** The same measurement on models that first learned a memory task: write the "
+                "first two of 30 letters. How much of the first output letter's error reaches each input position? "
+                "The usual LSTM remedy, a forget-gate bias of 1, runs beside the plain LSTM.")
+    steps = st.select_slider("Training steps per model", [200, 400, 600, 800], 600, key="grad-trained-steps")
+    if st.button("Train four models, then measure (about a minute)", key="run-grad-trained"):
+        with st.spinner("Training the plain RNN, two LSTMs and the GRU on the memory task…"):
+            st.session_state.grad_trained = lab.gradient_after_training(steps=steps)
+    trained = st.session_state.get("grad_trained")
+    if trained:
+        rows = [{"model": m, "position": i, "grad_norm": g} for m, r in trained.items()
+                for i, g in enumerate(r["gradient"])]
+        chart(figures.lines({m: (list(range(len(r["gradient"]))), r["gradient"]) for m, r in trained.items()},
+                            "Gradient reaching each input position, after training on the memory task",
+                            "input position (0 = the letter to remember)", "gradient norm (log scale)", log_y=True),
+              rows, "gradient-after-training.csv", "grad-trained")
+        st.markdown(lab.memory_verdict(trained))
 
     st.markdown("**Clipping an exploding run.** A ReLU RNN whose recurrent weights start too large (×2), trained "
                 "twice on the same data with the same learning rate: without clipping, and with the gradient norm "

@@ -46,7 +46,12 @@ chart(figures.lines({n: (list(range(len(gs))), gs) for n, gs in flows.items()}, 
 st.caption("Measured live, on freshly initialised small models. Honest note: at initialisation the GRU fades too "
            "(its gates start half open); training and gate-bias tricks are its remedy, clipping is the remedy for "
            "gradients that explode instead.")
-st.page_link("views/lab.py", label="Run the gradient experiments", icon=":material/science:")
+c1, c2, c3 = st.columns(3)
+c1.page_link("views/playground.py", label="Watch a plain RNN fail to remember", icon=":material/toys:",
+             query_params={"preset": "vanishing"})
+c2.page_link("views/playground.py", label="Watch clipping tame an exploding RNN", icon=":material/toys:",
+             query_params={"preset": "exploding"})
+c3.page_link("views/lab.py", label="Run the gradient experiments", icon=":material/science:")
 
 st.subheader("3. A fixed-size bottleneck", help=story.GLOSSARY["attention"])
 st.markdown("Without *attention*, an RNN's decoder sees the whole sentence only as one fixed-size summary. "
@@ -55,7 +60,10 @@ for corpus in ("ding-en-de", "bible-en-de"):
     evals = {n: ev for n, e in models.items() if (ev := load_eval(e, corpus)) and ev["corpus"] == corpus}
     if sentence := story.attention_gain(evals):
         st.markdown(f"**{corpus}:** {sentence}")
-st.page_link("views/quality.py", label="Compare every model", icon=":material/grading:")
+c1, c2 = st.columns(2)
+c1.page_link("views/playground.py", label="Race a GRU with and without attention", icon=":material/toys:",
+             query_params={"preset": "bottleneck"})
+c2.page_link("views/quality.py", label="Compare every model", icon=":material/grading:")
 
 st.subheader("4. Word order", help=story.GLOSSARY["positional encoding"])
 st.markdown("Attention alone does not know where a word stands: a Transformer without *positional encodings* "
@@ -73,6 +81,8 @@ if len(pair) == 2 and st.button("Shuffle and translate", key="story-shuffle"):
 for name, check in st.session_state.get("story_order", {}).items():
     st.markdown(f"**{name}**: encoder difference after shuffling {check['gap']:.1e}")
     st.text(f"{check['translation']}\n{check['shuffled_translation']}  ← {st.session_state.story_shuffled}")
+st.page_link("views/playground.py", label="Teach two Transformers to reverse letters", icon=":material/toys:",
+             query_params={"preset": "word-order"})
 
 st.subheader("5. Long sentences", help=story.GLOSSARY["chrF"])
 st.markdown("The longer the sentence, the longer an RNN's chain of steps and the more it must squeeze into its "

@@ -1,0 +1,84 @@
+"""The Playground's races in the background: each belongs to the session that started it; the server runs at most
+MAX_RACES at once so a classroom cannot swamp it."""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+
+from engine.toy import FAMILIES, ToyModel, ToyRace, ToyTask
+
+MAX_RACES = int(os.environ.get("SEQ2SEQ_MAX_RACES", "2"))
+MAX_SECONDS = 60  # training seconds per model a visitor may ask for
+_slots = threading.BoundedSemaphore(MAX_RACES)
+
+COLUMN_TYPES = {"attention": bool, "width": int, "layers": int, "lr": float, "clip": bool, "init_scale": float,
+                "forget_bias": float}  # the rest are text
+CONTESTANT_COLUMNS = ("family", "attention", "positional", "width", "layers", "lr", "clip", "optimizer", "init_scale",
+                      "forget_bias")
+
+
+class PlaygroundError(ValueError):
+    """A request the page turns down; the message is meant for the visitor."""
+
+
+@dataclass
+class BackgroundRace:
+    """A race and the thread that runs it."""
+    race: ToyRace
+    seconds: float
+    thread: threading.Thread | None = None
+    error: str = ""
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def running(self) -> bool:
+        return not self.done.is_set()
+
+
+def contestant_rows(models: tuple[ToyModel, ...]) -> list[dict]:
+    """Contestants as editable table rows."""
+    return [{column: getattr(m, column) for column in CONTESTANT_COLUMNS} for m in models]
+
+
+def contestants_from_rows(rows: list[dict]) -> list[ToyModel]:
+    """Table rows (as the visitor edited them) to contestants; PlaygroundError names the first bad row."""
+    models = []
+    for number, row in enumerate(rows, 1):
+        values = {k: row.get(k) for k in CONTESTANT_COLUMNS if row.get(k) is not None and row.get(k) == row.get(k)}
+        try:
+            if values.get("family") not in FAMILIES:  # an empty cell would silently become the default family
+                raise ValueError(f"pick a family ({', '.join(FAMILIES)})")
+            models.append(ToyModel(**{k: COLUMN_TYPES.get(k, str)(v) for k, v in values.items()}))
+        except (TypeError, ValueError) as exc:
+            raise PlaygroundError(f"Model {number}: {exc}.") from None
+    if not 1 <= len(models) <= 4:
+        raise PlaygroundError("Race one to four models.")
+    return models
+
+
+def start(task: ToyTask, models: list[ToyModel], seconds: float, seed: int) -> BackgroundRace:
+    """Start a race in a background thread; PlaygroundError if the server is busy or the request is out of range."""
+    if not 1 <= seconds <= MAX_SECONDS:
+        raise PlaygroundError(f"Train each model for 1 to {MAX_SECONDS} seconds.")
+    if not _slots.acquire(blocking=False):
+        raise PlaygroundError(f"The server is running {MAX_RACES} playground races for other visitors. Try again in "
+                              "a minute.")
+    try:
+        background = BackgroundRace(ToyRace(task, models, seed), seconds)
+    except Exception:
+        _slots.release()
+        raise
+
+    def run():
+        try:
+            background.race.run(seconds)
+        except Exception as exc:  # shown on the page; the server keeps running
+            background.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            background.done.set()
+            _slots.release()
+
+    background.thread = threading.Thread(target=run, name="playground-race", daemon=True)
+    background.thread.start()
+    return background

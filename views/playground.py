@@ -1,0 +1,150 @@
+import streamlit as st
+
+from dashboard import figures
+from dashboard import playground as pg
+from dashboard.widgets import chart, intro
+from engine.toy import FAMILIES, OPTIMIZERS, POSITIONALS, PRESETS, TASKS, ToyTask
+
+intro("Playground", """
+Tiny problems that train in seconds on this server. Pick an experiment, press **Train**, and watch two to four
+models learn the same task side by side, with the same data and the same seed (so a rerun draws the same curves).
+Each preset shows one claim of the story; change any knob to see what moves it.
+""")
+
+CUSTOM = "custom"
+names = [*PRESETS, CUSTOM]
+asked = st.query_params.get("preset", names[0])
+if asked not in names:
+    st.warning(f"There is no preset called {asked!r}; showing {PRESETS[names[0]].title!r} instead.")
+    asked = names[0]
+if asked != st.session_state.get("pg-linked"):  # arrived through a link (or a changed URL): the link wins
+    st.session_state["pg-preset"] = asked
+choice = st.pills("Experiment", names, key="pg-preset",
+                  format_func=lambda n: PRESETS[n].title if n in PRESETS else "Your own") or asked
+st.query_params["preset"] = st.session_state["pg-linked"] = choice  # the link is the lesson: share it, it opens
+preset = PRESETS.get(choice)
+base = preset or PRESETS[names[0]]
+if preset:
+    st.markdown(f"**{preset.claim}** {preset.look_for}")
+else:
+    st.markdown("Build your own race: pick a task and up to four models below.")
+
+with st.expander("The task and the models", expanded=preset is None):
+    c1, c2, c3, c4, c5 = st.columns(5)
+    task_name = c1.selectbox("Task", list(TASKS), index=list(TASKS).index(base.task.name), key=f"task-{choice}",
+                             help="\n".join(f"- **{k}**: {v}" for k, v in TASKS.items()))
+    length = c2.slider("Longest sequence", 2, 60, base.task.length, key=f"length-{choice}",
+                       help="Sequences are 1 to this many letters long (remember: half to all of it). Dates ignore it.")
+    vocab = c3.slider("Different letters", 2, 26, base.task.vocab, key=f"vocab-{choice}", help="Dates ignore it.")
+    seconds = c4.slider("Seconds per model", 5, pg.MAX_SECONDS, int(base.seconds), key=f"seconds-{choice}",
+                        help="Training time of each model; the models take turns, one step each.")
+    seed = c5.number_input("Seed", 0, 999, 0, key=f"seed-{choice}", help="Same seed, same weights and data.")
+    edited = st.data_editor(
+        pg.contestant_rows(base.models), num_rows="dynamic", width="stretch", key=f"models-{choice}",
+        column_config={
+            "family": st.column_config.SelectboxColumn("family", options=FAMILIES, required=True),
+            "attention": st.column_config.CheckboxColumn("attention", help="Recurrent models: look back at the input"),
+            "positional": st.column_config.SelectboxColumn("positions", options=POSITIONALS,
+                                                           help="Transformers: how word order is seen"),
+            "width": st.column_config.NumberColumn("width", min_value=8, max_value=256, step=4),
+            "layers": st.column_config.NumberColumn("layers", min_value=1, max_value=4, step=1),
+            "lr": st.column_config.NumberColumn("learning rate", min_value=1e-5, max_value=1.0, format="%.4f"),
+            "clip": st.column_config.CheckboxColumn("clip gradients", help="Clip the gradient norm at 1"),
+            "optimizer": st.column_config.SelectboxColumn("optimizer", options=OPTIMIZERS),
+            "init_scale": st.column_config.NumberColumn("recurrent weight scale", min_value=0.1, max_value=4.0,
+                                                        help="Above 1, signals grow at every step (exploding)"),
+            "forget_bias": st.column_config.NumberColumn("LSTM forget bias", min_value=-5.0, max_value=5.0,
+                                                         help="1 keeps an LSTM's memory open from the start"),
+        })
+
+background: pg.BackgroundRace | None = st.session_state.get("pg-race")
+running = bool(background and background.running)
+b1, b2, b3 = st.columns([1, 1, 6])
+if b1.button("Train", type="primary", icon=":material/play_arrow:", disabled=running):
+    try:
+        task = ToyTask(task_name, length, vocab)
+        models = pg.contestants_from_rows(edited.to_dict("records") if hasattr(edited, "to_dict") else edited)
+        st.session_state["pg-race"] = background = pg.start(task, models, seconds, int(seed))
+        running = True
+    except (pg.PlaygroundError, ValueError) as exc:
+        st.warning(str(exc))
+if b2.button("Stop", icon=":material/stop:", disabled=not running) and background:
+    background.race.stop.set()
+if b3.button("Reset", icon=":material/restart_alt:", disabled=background is None):
+    if background:
+        background.race.stop.set()
+    st.session_state.pop("pg-race", None)
+    background = None
+    st.rerun()
+
+if background is None:
+    st.info("Press **Train** to start the race.")
+    st.stop()
+
+x_axis = st.segmented_control("Horizontal axis", ["seconds", "step"], default="seconds", key="pg-x",
+                              format_func={"seconds": "training seconds", "step": "training steps"}.get) or "seconds"
+
+
+def show_race(background: pg.BackgroundRace) -> None:
+    race = background.race
+    rows = race.snapshot()
+    latest = race.latest()
+    status = "training…" if background.running else ("stopped" if race.stop.is_set() else "finished")
+    st.markdown(f"**Race {status}** ({race.task.name}, {background.seconds:g} s per model, seed {race.seed})")
+    if background.error:
+        st.error(f"The race stopped: {background.error}")
+    columns = st.columns(len(latest))
+    for column, contestant, (setup, result) in zip(columns, race.contestants, latest):
+        column.metric(setup.label, f"{result.get('accuracy', 0):.0%}", help="Sequences entirely right")
+        column.caption(f"{contestant.steps} steps in {contestant.seconds:.1f} s"
+                       + (f". Stopped: {contestant.failed}." if contestant.failed else ""))
+    x_title = {"seconds": "training seconds", "step": "training steps"}[x_axis]
+    trained = [r for r in rows if "train_loss" in r]
+    left, right = st.columns(2)
+    with left:
+        chart(figures.lines(figures.grouped_series(rows, "model", x_axis, "accuracy"),
+                            "Sequences entirely right (held-out examples)", x_title, "accuracy", mode="lines+markers"),
+              rows, "playground-accuracy.csv", "pg-accuracy")
+        chart(figures.lines(figures.grouped_series(trained, "model", x_axis, "grad_norm"),
+                            "Largest gradient norm (before clipping)", x_title, "gradient norm (log scale)",
+                            log_y=True, mode="lines+markers"),
+              trained, "playground-gradients.csv", "pg-gradients")
+    with right:
+        chart(figures.lines(figures.grouped_series(rows, "model", x_axis, "test_loss"),
+                            "Held-out loss (lower is better)", x_title, "cross-entropy per token",
+                            mode="lines+markers"),
+              rows, "playground-loss.csv", "pg-loss")
+    by_length = [{"model": setup.label, "length": n, "accuracy": a}
+                 for setup, result in latest for n, a in result.get("accuracy_by_length", {}).items()]
+    if race.task.name != "dates":
+        with right:
+                chart(figures.lines(figures.grouped_series(by_length, "model", "length", "accuracy"),
+                                "Accuracy by sequence length (latest evaluation)", "letters in the input",
+                                "sequences entirely right", mode="lines+markers"),
+                  by_length, "playground-by-length.csv", "pg-by-length")
+    ran = PRESETS.get(choice)
+    same_setup = ran and race.task == ran.task and [c.setup for c in race.contestants] == list(ran.models)
+    if same_setup and not background.running and all(c.history for c in race.contestants):
+        shown, numbers = ran.outcome([c.history[-1] for c in race.contestants])
+        if shown:
+            st.success(f"This run shows it. {numbers}.", icon=":material/check_circle:")
+        else:
+            st.warning(f"This run did not show it on this machine. {numbers}. Try more seconds or another seed.")
+    st.markdown("**Examples** (held out: never trained on)")
+    examples = []
+    for i, (source, target) in enumerate(race.test[:6]):
+        row = {"input": race.task.render(source), "expected": race.task.render(target)}
+        for setup, result in latest:
+            outputs = result.get("outputs")
+            if outputs:
+                text = race.task.render(outputs[i])
+                row[setup.label] = ("✓ " if text == row["expected"] else "✗ ") + text
+        examples.append(row)
+    st.dataframe(examples, hide_index=True, width="stretch")
+    if not background.running and st.session_state.get("pg-was-running"):
+        st.session_state["pg-was-running"] = False
+        st.rerun()  # a full rerun: the buttons wake up and the fragment stops polling
+    st.session_state["pg-was-running"] = background.running
+
+
+st.fragment(run_every=1.0 if running else None)(show_race)(background)
