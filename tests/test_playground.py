@@ -179,3 +179,14 @@ def test_training_on_the_page_draws_live_curves_and_examples_and_can_stop():
     next(b for b in at.button if b.label == "Reset").click()
     at.run()
     assert any("Press **Train**" in i.value for i in at.info)
+
+
+@pytest.mark.slow
+def test_after_training_the_gru_keeps_a_path_to_the_first_letter_and_the_plain_rnn_does_not():
+    from engine import lab
+    from engine.toy import ToyModel as M
+
+    trained = lab.gradient_after_training(steps=600, setups=(M("rnn-tanh", attention=False), M("gru", attention=False)))
+    reach = {label: r["gradient"][0] / r["gradient"][-1] for label, r in trained.items()}
+    assert trained["gru"]["accuracy"] > 0.8 > 0.1 > trained["rnn-tanh"]["accuracy"]
+    assert reach["gru"] > 100 * reach["rnn-tanh"], reach
