@@ -6,6 +6,8 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
+from engine.replay import steps_done
+
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), legend=dict(orientation="h", y=-0.2))
 
 
@@ -134,3 +136,47 @@ def by_length(rows_by_model: dict[str, list[dict]], metric: str, corpus: str) ->
     name = {"bleu": "BLEU", "chrf": "chrF"}[metric]
     return lines(series, f"{name} by source length — {corpus} test", "source length (words)", f"{name} (0-100)",
                  mode="lines+markers")
+
+
+def decode_race(timelines: dict, frames: int = 40) -> go.Figure:
+    """An animation on one shared clock: per model, a row of source words lighting up as they are read and a row of
+    output words appearing as they are written, with a play button and a slider to scrub. `timelines` maps a model
+    name to an `engine.replay.Timeline`."""
+    end = max(t.total_ms for t in timelines.values())
+    clock = [end * i / frames for i in range(frames + 1)]
+    rows = [(name, kind) for name in timelines for kind in ("reads", "writes")]
+    colours = {"reads": "#1f77b4", "writes": "#d62728"}
+
+    def traces(at_ms: float) -> list[go.Scatter]:
+        out = []
+        for name, kind in rows:
+            t = timelines[name]
+            tokens, times = (t.source_tokens, t.read_at) if kind == "reads" else (t.output_tokens, t.written_at)
+            done = [ms <= at_ms for ms in times]
+            out.append(go.Scatter(
+                x=list(range(len(tokens))), y=[f"{as_text(name)} {kind}"] * len(tokens), mode="markers+text",
+                text=[as_text(tok) for tok in tokens], textposition="top center", showlegend=False,
+                marker=dict(size=14, symbol="square", color=[colours[kind] if d else "#e5e5e5" for d in done]),
+                hovertemplate="%{text}<extra></extra>"))
+        return out
+
+    def caption(at_ms: float) -> str:
+        return f"{at_ms:.1f} ms: " + "; ".join(f"{as_text(n)} {steps_done(t, at_ms)} steps one after another"
+                                               for n, t in timelines.items())
+
+    fig = go.Figure(data=traces(0.0), frames=[go.Frame(data=traces(ms), name=f"{ms:.1f}",
+                                                       layout=dict(title=caption(ms))) for ms in clock])
+    longest = max(max(len(t.source_tokens), len(t.output_tokens)) for t in timelines.values())
+    fig.update_layout(
+        title=caption(0.0), xaxis=dict(title="word position", range=[-1, longest]),
+        yaxis=dict(categoryorder="array", categoryarray=[f"{as_text(n)} {k}" for n, k in rows][::-1]),
+        height=140 + 70 * len(rows), **{**LAYOUT, "margin": dict(l=160, r=20, t=60, b=50)},
+        updatemenus=[dict(type="buttons", x=0, y=-0.25, xanchor="left", buttons=[
+            dict(label="Play", method="animate", args=[None, dict(frame=dict(duration=120, redraw=True),
+                                                                  fromcurrent=True, transition=dict(duration=0))]),
+            dict(label="Pause", method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))])])],
+        sliders=[dict(x=0.15, len=0.85, y=-0.15, currentvalue=dict(prefix="clock: ", suffix=" ms"),
+                      steps=[dict(label=f"{ms:.1f}", method="animate",
+                                  args=[[f"{ms:.1f}"], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
+                             for ms in clock])])
+    return fig

@@ -1,4 +1,5 @@
 """Streamlit AppTest for every page, run in-process against the shipped checkpoints."""
+import json
 import shutil
 import uuid
 
@@ -23,6 +24,23 @@ def test_translate_page_shows_every_models_translation():
     at.selectbox(key="layer-transformer").select(2)
     at.run()
     assert not at.exception and len(at.dataframe[0].value) == len(models)
+
+
+def test_the_decode_race_replays_a_recurrent_model_against_the_transformer_on_one_clock():
+    at = translate(open_page("views/translate.py"), "We are going to the station.")
+    assert (at.selectbox(key="race-first").value, at.selectbox(key="race-second").value) == ("gru-attn", "transformer")
+    at.button(key="race").click()
+    at.run()
+    assert not at.exception, at.exception
+    spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert len(spec["frames"]) == 41 and spec["layout"]["sliders"]
+    last = spec["frames"][-1]["layout"]["title"]["text"]
+    assert "gru-attn" in last and "transformer" in last and "steps one after another" in last
+    early = spec["frames"][2]["data"]  # 5 % into the race: the GRU is still reading word by word
+    assert early[0]["marker"]["color"].count("#e5e5e5") > 0
+    assert any("read" in c.value and "steps one after another" in c.value for c in at.caption)
+    translate(at, "Good morning.")
+    assert not any("steps one after another" in c.value for c in at.caption)  # the old race is gone
 
 
 def test_translate_page_refuses_empty_input_politely():
@@ -51,8 +69,6 @@ def test_quality_page_lists_every_shipped_model():
 
 
 def test_quality_page_races_the_learning_curves_and_scores_long_sentences():
-    import json
-
     at = open_page("views/quality.py")
     titles = plotly_titles(at)
     assert "validation chrF (0-100)" in titles and "chrF by source length — ding-en-de test" in titles
