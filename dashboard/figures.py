@@ -60,10 +60,11 @@ def grouped_series(rows: list[dict], group, x: str, y: str) -> dict[str, tuple[l
             for name in sorted({key(r) for r in rows})}
 
 
-def bars(names: list[str], values: list[float], title: str, y_title: str, text_format: str = ".1f") -> go.Figure:
-    """One bar per model, its value printed on top."""
-    fig = _figure(title, "model", y_title)
-    fig.add_trace(go.Bar(x=names, y=values, text=[format(v, text_format) for v in values], textposition="outside",
+def bars(names: list[str], values: list[float], title: str, y_title: str, text_format: str = ".1f",
+         x_title: str = "model") -> go.Figure:
+    """One bar per name (a model, by default), its value printed on top."""
+    fig = _figure(title, x_title, y_title)
+    fig.add_trace(go.Bar(x=[as_text(n) for n in names], y=values, text=[format(v, text_format) for v in values], textposition="outside",
                          hovertemplate=f"%{{x}}<br>{y_title}: %{{y:.4g}}<extra></extra>"))
     return fig
 

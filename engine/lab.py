@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from collections.abc import Callable
 
 import torch
 
 from .batching import collate, synthetic_batch
 from .bench import num_threads, training_throughput
+from .decoding import greedy_decode
 from .evaluation import sequence_loss
 from .models import build_model, model_class, model_spec
-from .tokenizer import encode
+from .tokenizer import BOS_ID, EOS_ID, encode
 from .toy import ToyModel, ToyRace, ToyTask
 
 GRADIENT_FLOW_PRESETS = ("rnn-tanh", "rnn-relu-attn", "lstm", "gru", "transformer")  # as probes: no attention
@@ -42,22 +44,54 @@ def gradient_by_source_position(preset: str, length: int = 40, vocab: int = 200,
 
 def source_gradient_norms(model, src, tgt_in, tgt, target_position: int) -> list[float]:
     """Norm of d(loss on one target position)/d(source embedding) at every source position, batch-averaged.
-    src [B, S], tgt_in and tgt [B, T]; the model's source embedding is the first call of `model.embed`."""
+    src [B, S], tgt_in and tgt [B, T]. Only the embedding's gradient is computed: the weights' .grad stay untouched,
+    so a model other sessions are translating with can be probed."""
     captured = []
+    thread = threading.get_ident()
 
     def keep_source_embedding(module, inputs, output):
-        if not captured:  # the first call embeds the source; later ones the target
-            output.retain_grad()
+        if not captured and threading.get_ident() == thread:  # the first call embeds the source; ignore other threads
             captured.append(output)
 
-    handle = model.embed.register_forward_hook(keep_source_embedding)
+    handle = model.input_embedding().register_forward_hook(keep_source_embedding)
     try:
-        logits = model(src, tgt_in)  # [B, T, vocab]
-        picked = slice(target_position, target_position + 1 if target_position != -1 else None)
-        sequence_loss(logits[:, picked], tgt[:, picked], reduction="mean").backward()
+        with torch.enable_grad():
+            logits = model(src, tgt_in)  # [B, T, vocab]
+            picked = slice(target_position, target_position + 1 if target_position != -1 else None)
+            loss = sequence_loss(logits[:, picked], tgt[:, picked], reduction="mean")
+            (gradient,) = torch.autograd.grad(loss, captured[0])  # [B, S, dim]
     finally:
         handle.remove()
-    return captured[0].grad.norm(dim=-1).mean(0).tolist()  # [S]
+    return gradient.norm(dim=-1).mean(0).tolist()  # [S]
+
+
+def output_influence(translator, sentence: str) -> dict:
+    """The model's greedy translation, and for each output token how strongly each source token sways it: the norm
+    of d log p(output token) / d source embedding, one row per output token (end of sentence included)."""
+    model, tokenizer = translator.model, translator.tokenizer
+    ids = encode(tokenizer, [sentence])[0]
+    src = torch.tensor([ids], device=translator.device)  # [1, S]
+    output = greedy_decode(model, src)[0]
+    tgt_in = torch.tensor([[BOS_ID] + output], device=translator.device)  # [1, T]
+    tgt = torch.tensor([output + [EOS_ID]], device=translator.device)  # [1, T]
+    rows = [source_gradient_norms(model, src, tgt_in, tgt, target_position=t) for t in range(len(output) + 1)]
+    return {"source_tokens": tokenizer.convert_ids_to_tokens(ids),
+            "output_tokens": tokenizer.convert_ids_to_tokens(output) + ["</s>"], "influence": rows}
+
+
+def influence_by_distance(translator, sentences: list[str], longest: int = 30) -> list[float]:
+    """Average share of an output token's influence that falls on a source token `d` positions away (d = |source
+    position - output position|, 0 to `longest`), over the sentences: how far each architecture reaches."""
+    totals, counts = [0.0] * (longest + 1), [0] * (longest + 1)
+    for sentence in sentences:
+        result = output_influence(translator, sentence)
+        for t, row in enumerate(result["influence"]):
+            whole = sum(row) or 1.0
+            for s, value in enumerate(row):
+                if abs(s - t) <= longest:
+                    totals[abs(s - t)] += value / whole
+                    counts[abs(s - t)] += 1
+    return [total / count if count else float("nan") for total, count in zip(totals, counts)]
 
 
 MEMORY_SETUPS = (ToyModel("rnn-tanh", attention=False), ToyModel("lstm", attention=False),

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from dashboard import figures
 from dashboard.models import RUNS_DIR, list_models
 from tests.helpers import open_page, plotly_titles, texts, translate
 
@@ -108,6 +109,30 @@ def test_lab_page_runs_its_experiments():
     assert not at.exception, at.exception
     assert "Gradient reaching each input position, after training on the memory task" in plotly_titles(at)
     assert any("**lstm, forget bias 1**:" in m.value and "held-out answers right" in m.value for m in at.markdown)
+
+
+def test_lab_measures_which_source_words_sway_a_clicked_output_word_and_influence_by_distance():
+    at = open_page("views/lab.py")
+    at.text_input(key="influence-sentence").input("<b>We</b> are going to the station.")
+    at.button(key="run-influence").click()
+    at.run()
+    assert not at.exception, at.exception
+    written = {n: r["output_tokens"] for n, r in at.session_state["influence"].items()}
+    assert list(written) == ["gru", "gru-attn", "transformer"]
+    assert [t for t in plotly_titles(at) if "what swayed" in t] == [
+        f"{n}: what swayed “{figures.as_text(w[0])}”" for n, w in written.items()]
+    next(b for b in at.get("button_group") if b.key == "influence-word-gru-attn").set_value(2)  # click a word
+    at.run()
+    assert not at.exception
+    assert f"gru-attn: what swayed “{figures.as_text(written['gru-attn'][2])}”" in plotly_titles(at)
+    at.select_slider(key="influence-count").set_value(10)
+    at.button(key="run-distance").click()
+    at.run()
+    assert not at.exception, at.exception
+    spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert spec["layout"]["title"]["text"] == "Influence against distance (10 ding-en-de test sentences)"
+    assert [trace["name"] for trace in spec["data"]] == ["gru", "gru-attn", "transformer"]
+    assert all(len(trace["y"]) == 31 for trace in spec["data"])
 
 
 def test_training_page_trains_in_the_background_and_refuses_bad_names():

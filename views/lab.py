@@ -4,7 +4,7 @@ import torch
 from dashboard import figures
 from dashboard.models import list_models, load_translators
 from dashboard.widgets import chart, intro
-from engine import lab
+from engine import corpora, lab
 from engine.translate import InputError, prepare_input
 
 intro("Lab", """
@@ -13,7 +13,8 @@ Transformer without positional encodings lose word order, and do longer sentence
 Each runs live on this server in a few seconds.
 """)
 
-tab_gradients, tab_positions, tab_parallel = st.tabs(["Vanishing gradients", "Positional encoding", "Parallelism"])
+tab_gradients, tab_positions, tab_influence, tab_parallel = st.tabs(
+    ["Vanishing gradients", "Positional encoding", "Influence vs distance", "Parallelism"])
 
 with tab_gradients:
     st.markdown("""
@@ -106,6 +107,60 @@ internal states are exactly the shuffled states of the original. With them, orde
         st.dataframe(st.session_state.pe_rows, hide_index=True, width="stretch")
         st.caption("State difference: largest gap between the encoder states of the shuffled subwords and the shuffled "
                    "states of the original (0 up to rounding = order is invisible to the encoder).")
+
+with tab_influence:
+    st.markdown("""
+Which source words sway each output word? For a word a model wrote, we measure how much its probability would
+change if each source word's embedding moved (the gradient's size: *saliency*). Click an output word to see it
+over the sentence. Then, over many test sentences: how much influence reaches words far away?
+""")
+    shipped = [e for e in list_models() if e.shipped]
+    defaults = [e.name for e in shipped if e.name in ("gru", "gru-attn", "transformer")]
+    picked = st.multiselect("Models", [e.name for e in shipped], default=defaults, key="influence-models")
+    sentence = st.text_input("Sentence", "We are going to the station because the weather is nice.",
+                             key="influence-sentence")
+    if st.button("Measure influence", key="run-influence"):
+        try:
+            text, _ = prepare_input(sentence)
+            translators, errors = load_translators([e for e in shipped if e.name in picked])
+            for name, message in errors.items():
+                st.error(f"{name}: {message}")
+            with st.spinner("One backward pass per output word…"):
+                st.session_state.influence = {n: lab.output_influence(t, text) for n, t in translators.items()}
+        except InputError as exc:
+            st.info(str(exc))
+    for name, result in st.session_state.get("influence", {}).items():
+        outputs = result["output_tokens"]
+        index = st.pills(f"{name} wrote (click a word)", list(range(len(outputs))), default=0,
+                         format_func=lambda i, o=outputs: o[i], key=f"influence-word-{name}") or 0
+        row = result["influence"][index]
+        chart(figures.bars([f"{i}:{t}" for i, t in enumerate(result["source_tokens"])], row,
+                           figures.as_text(f"{name}: what swayed “{outputs[index]}”"), "gradient norm", ".2g",
+                           x_title="source token"),
+              [{"source": t, "influence": v} for t, v in zip(result["source_tokens"], row)],
+              f"influence-{name}.csv", f"influence-{name}")
+
+    count = st.select_slider("Test sentences", [10, 20, 40], 20, key="influence-count")
+    if st.button("Average over test sentences", key="run-distance"):
+        sentences = [s for s, _ in corpora.load_split("ding-en-de", "test", "en-de")[:count]]
+        translators, _ = load_translators([e for e in shipped if e.name in picked])
+        bar = st.progress(0.0)
+        curves = {}
+        for i, (name, translator) in enumerate(translators.items()):
+            bar.progress(i / len(translators), f"{name}…")
+            curves[name] = lab.influence_by_distance(translator, sentences)
+        bar.empty()
+        st.session_state.distance = (curves, count)
+    if st.session_state.get("distance"):
+        curves, count = st.session_state.distance
+        rows = [{"model": n, "distance": d, "share": v} for n, c in curves.items() for d, v in enumerate(c)]
+        chart(figures.lines({n: (list(range(len(c))), c) for n, c in curves.items()},
+                            f"Influence against distance ({count} ding-en-de test sentences)",
+                            "distance between source and output position (tokens)",
+                            "average share of an output word's influence", mode="lines+markers"),
+              rows, "influence-by-distance.csv", "distance")
+        st.caption("A flatter curve reaches further: distant source words still sway the output. A steep one "
+                   "listens mostly to nearby positions. Measured live on the shipped models.")
 
 with tab_parallel:
     st.markdown("""

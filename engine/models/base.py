@@ -57,6 +57,10 @@ class Seq2Seq(nn.Module):
         """Keep/reorder the batch rows `index` of a decoder state (beam search)."""
         return select_rows(state, index)
 
+    def input_embedding(self) -> nn.Module:
+        """The token embedding; its first call in a forward pass embeds the source (the Lab's gradient probes)."""
+        return self.embed
+
     def cross_attention(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """Decoder-over-source attention weights [layers, heads, B, T, S] (teacher forced)."""
         raise NotImplementedError

@@ -93,6 +93,9 @@ class MarianSeq2Seq(Seq2Seq):
         out = self._call(prev.unsqueeze(1), enc, cache=state)
         return out.logits[:, 0], out.cache
 
+    def input_embedding(self):
+        return self.model.get_input_embeddings()
+
     def cross_attention(self, src, tgt_in):
         if self.training:
             raise RuntimeError("attention weights come from the eager kernels of an eval-mode model")
