@@ -34,3 +34,45 @@ def test_a_timeline_writes_what_greedy_decoding_writes_on_a_clock_that_only_move
         assert timeline.encoder_steps == len(timeline.source_tokens)  # one layer
     assert replay.steps_done(timeline, 0.0) == 0
     assert replay.steps_done(timeline, timeline.total_ms) == timeline.encoder_steps + len(timeline.output_tokens)
+
+
+def test_saliency_matches_a_finite_difference_gradient(tiny_tokenizer):
+    import torch
+
+    from engine.batching import pad_batch
+    from engine.tokenizer import encode
+
+    model = tiny_model("gru-attn", len(tiny_tokenizer)).double()
+    src = pad_batch(encode(tiny_tokenizer, [SENTENCE]))  # [1, S]
+    tgt_in, tgt = torch.tensor([[1, 40, 41]]), torch.tensor([[40, 41, 2]])  # [1, 3]
+    norms = lab.source_gradient_norms(model, src, tgt_in, tgt, target_position=1)
+    position, eps, dim = 2, 1e-6, model.input_embedding().embedding_dim
+    delta = torch.zeros(1, src.shape[1], dim, dtype=torch.float64)
+
+    def shift_source(module, inputs, output):  # the first call embeds the source
+        if not shifted:
+            shifted.append(True)
+            return output + delta
+
+    handle = model.input_embedding().register_forward_hook(shift_source)
+    gradient = []
+    with torch.no_grad():
+        for k in range(dim):
+            values = []
+            for sign in (1, -1):
+                shifted = []
+                delta.zero_()
+                delta[0, position, k] = sign * eps
+                logits = model(src, tgt_in)[0, 1]  # [V], in float64 (the loss itself casts to float32)
+                values.append(-logits.log_softmax(-1)[tgt[0, 1]].item())
+            gradient.append((values[0] - values[1]) / (2 * eps))
+    handle.remove()
+    assert torch.tensor(gradient).norm().item() == pytest.approx(norms[position], rel=1e-4)
+
+
+def test_the_replays_reading_time_is_measured_so_it_grows_with_the_sentence(tiny_tokenizer):
+    translator = Translator(tiny_model("gru-attn", len(tiny_tokenizer)), tiny_tokenizer)
+    short = replay.decode_timeline(translator, "Good morning.")
+    long = replay.decode_timeline(translator, " ".join(["the weather is nice today"] * 30))
+    assert len(long.source_tokens) > 20 * len(short.source_tokens)
+    assert long.read_at[-1] > 3 * short.read_at[-1]  # a recurrent encoder's time grows with every word

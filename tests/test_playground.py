@@ -158,6 +158,19 @@ def test_the_page_opens_the_preset_in_the_link_and_warns_about_a_bad_one():
     assert not at.exception and any("no preset called" in w.value for w in at.warning)
 
 
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_opens_with_its_claim_task_and_models(name):
+    at = open_page("views/playground.py")
+    at.query_params["preset"] = name
+    at.run()
+    preset = PRESETS[name]
+    assert not at.exception and any(preset.claim in m.value for m in at.markdown)
+    assert at.selectbox(key=f"task-{name}").value == preset.task.name
+    assert at.slider(key=f"seconds-{name}").value == preset.seconds
+    table = at.dataframe[0].value  # the editable table of contestants
+    assert pg.contestants_from_rows(table.to_dict("records")) == list(preset.models)
+
+
 def test_training_on_the_page_draws_live_curves_and_examples_and_can_stop():
     at = open_page("views/playground.py")
     at.slider(key="seconds-word-order").set_value(5)
