@@ -64,7 +64,8 @@ def bars(names: list[str], values: list[float], title: str, y_title: str, text_f
          x_title: str = "model") -> go.Figure:
     """One bar per name (a model, by default), its value printed on top."""
     fig = _figure(title, x_title, y_title)
-    fig.add_trace(go.Bar(x=[as_text(n) for n in names], y=values, text=[format(v, text_format) for v in values], textposition="outside",
+    fig.add_trace(go.Bar(x=[as_text(n) for n in names], y=values, text=[format(v, text_format) for v in values],
+                         textposition="outside",
                          hovertemplate=f"%{{x}}<br>{y_title}: %{{y:.4g}}<extra></extra>"))
     return fig
 

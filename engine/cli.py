@@ -134,6 +134,25 @@ def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float
     return result
 
 
+def cmd_decode_sweep(args) -> None:
+    """`decode-sweep`: beam sizes x length penalties on valid splits -> results/decode-sweep.json."""
+    from .evaluation import decoding_sweep
+    from .translate import Translator
+
+    settings = [(1, 1.0)] + [(b, lp) for b in args.beams if b > 1 for lp in args.length_penalties]
+    report = {"command": command_line(), "split": "valid", "settings": settings, "models": {}}
+    for name in args.checkpoints or SHIPPED:
+        translator = Translator.load(CHECKPOINTS_DIR / name if "/" not in name else Path(name))
+        for corpus in args.corpora:
+            pairs = corpora.load_split(corpus, "valid", translator.meta["direction"])[: args.sentences]
+            rows = decoding_sweep(translator, pairs, settings)
+            report["models"].setdefault(translator.name, {})[corpus] = rows
+            best = max(rows, key=lambda r: r["chrf"])
+            print(f"{translator.name} {corpus} valid ({len(pairs)}): best chrF {best['chrf']} at beam {best['beam']}, "
+                  f"length penalty {best['length_penalty']} (greedy {rows[0]['chrf']})", flush=True)
+            atomic_write_json(Path(args.out), report)
+
+
 def cmd_eval(args) -> None:
     """`eval CHECKPOINT`."""
     evaluate_checkpoint(Path(args.checkpoint).resolve(), args.split, args.beam, args.length_penalty, args.corpus)
@@ -278,6 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", choices=list(corpora.CORPORA), help="another corpus of the same direction "
                                                                    "(writes eval-<corpus>.json)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("decode-sweep", help="choose beam size and length penalty on valid splits "
+                                            "-> results/decode-sweep.json")
+    p.add_argument("checkpoints", nargs="*", help=f"names under checkpoints/ or paths (default: {' '.join(SHIPPED)})")
+    p.add_argument("--beams", type=int, nargs="+", default=[5])
+    p.add_argument("--length-penalties", type=float, nargs="+", default=[0.6, 1.0, 1.4])
+    p.add_argument("--corpora", nargs="+", default=["ding-en-de"], choices=list(corpora.CORPORA))
+    p.add_argument("--sentences", type=int, default=400, help="first N pairs of each valid split")
+    p.add_argument("--out", default=str(RESULTS_DIR / "decode-sweep.json"))
+    p.set_defaults(func=cmd_decode_sweep)
 
     p = sub.add_parser("translate", help="translate sentences (arguments, or one per line on stdin); CHECKPOINT may "
                                          "also be a local transformers model directory")

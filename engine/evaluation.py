@@ -115,3 +115,17 @@ def evaluation_record(translator: Translator, pairs: list[tuple[str, str]], spli
     return {"checkpoint": translator.name, "corpus": meta["corpus"], "direction": meta["direction"], "split": split,
             "parameters": translator.model.num_parameters(), "train_minutes": meta.get("train_minutes"),
             **evaluate(translator, pairs, beam=beam, length_penalty=length_penalty), "command": command}
+
+
+def decoding_sweep(translator: Translator, pairs: list[tuple[str, str]],
+                   settings: list[tuple[int, float]]) -> list[dict]:
+    """chrF/BLEU of each (beam, length penalty) on `pairs`: a valid split (choosing on test would tune on it)."""
+    sources, references = [s for s, _ in pairs], [t for _, t in pairs]
+    rows = []
+    for beam, penalty in settings:
+        start = time.perf_counter()
+        hypotheses = [t.text for t in translator.translate(sources, beam=beam, length_penalty=penalty)]
+        rows.append({"beam": beam, "length_penalty": penalty, "seconds": round(time.perf_counter() - start, 1),
+                     "mean_output_words": round(sum(len(h.split()) for h in hypotheses) / len(hypotheses), 2),
+                     **corpus_scores(hypotheses, references, metrics=("bleu", "chrf"))})
+    return rows
