@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
+from dashboard.jobs import MAX_RUNS, MAX_RUNS_MB, NAME_PATTERN, evicted_names
 from engine import metrics_log
 from engine.checkpoint import CheckpointError, read_json
 from engine.hf_interop import is_transformers_dir
@@ -27,14 +29,44 @@ class ModelEntry:
     transformers: bool = False  # a local Hugging Face directory rather than an engine checkpoint
 
 
-def list_models() -> list[ModelEntry]:
-    """Shipped checkpoints first, then finished browser-trained runs."""
+def list_models(runs: Iterable[str] = ()) -> list[ModelEntry]:
+    """Shipped checkpoints first, then the browser-trained `runs` that have weights (a visitor sees their own:
+    `visible_runs()`), then local Hugging Face models."""
     entries = [ModelEntry(p.name, p, p / "metrics.jsonl", True)
                for p in sorted(CHECKPOINTS_DIR.glob("*")) if (p / "config.json").is_file()]
-    entries += [ModelEntry(p.name, p / "best", p / "metrics.jsonl", False)
-                for p in sorted(RUNS_DIR.glob("*")) if (p / "best" / "config.json").is_file()]
+    entries += [ModelEntry(name, RUNS_DIR / name / "best", RUNS_DIR / name / "metrics.jsonl", False)
+                for name in runs
+                if NAME_PATTERN.fullmatch(name) and (RUNS_DIR / name / "best" / "config.json").is_file()]
     entries += [ModelEntry(p.name, p, p / "metrics.jsonl", False, transformers=True) for p in transformers_dirs()]
     return entries
+
+
+def visible_runs() -> list[str]:
+    """The browser-trained runs this visitor sees: those this session started and those a link names
+    (`?runs=a,b`). Others' runs stay off their pages."""
+    linked = st.query_params.get("runs", "").split(",")
+    return [n for n in dict.fromkeys(st.session_state.get("my_runs", []) + linked) if NAME_PATTERN.fullmatch(n)]
+
+
+def remember_run(name: str) -> None:
+    """This session started `name`: show it on this visitor's pages."""
+    st.session_state["my_runs"] = list(dict.fromkeys(st.session_state.get("my_runs", []) + [name]))
+
+
+def missing_runs_notice(names: list[str]) -> str | None:
+    """A sentence for runs this visitor expects that are gone (evicted to make room, or never existed)."""
+    gone = [n for n in names if not (RUNS_DIR / n).is_dir()]
+    if not gone:
+        return None
+    evicted = evicted_names(RUNS_DIR)
+    made_room = [n for n in gone if n in evicted]
+    parts = []
+    if made_room:
+        parts.append(f"{', '.join(made_room)} {'was' if len(made_room) == 1 else 'were'} removed to make room: this "
+                     f"server keeps the {MAX_RUNS} newest browser-trained models ({MAX_RUNS_MB:g} MB at most).")
+    if unknown := [n for n in gone if n not in evicted]:
+        parts.append(f"There is no model called {', '.join(unknown)} on this server.")
+    return " ".join(parts)
 
 
 def transformers_dirs() -> list[Path]:

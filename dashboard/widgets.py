@@ -24,9 +24,10 @@ def to_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def chart(fig, rows: list[dict], filename: str, key: str) -> None:
-    """A plotly chart with a download of the data behind it."""
+def chart(fig, rows: list[dict], filename: str, key: str, caption: str) -> None:
+    """A plotly chart, one plain line saying what it shows, and a download of the data behind it."""
     st.plotly_chart(fig, width="stretch", key=f"chart-{key}")
+    st.caption(caption)
     st.download_button("Download data (CSV)", to_csv(rows), file_name=filename, mime="text/csv", key=f"csv-{key}",
                        disabled=not rows)
 

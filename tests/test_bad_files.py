@@ -145,6 +145,8 @@ def test_the_dashboard_keeps_serving_the_other_models_when_one_file_is_bad():
             weights = RUNS_DIR / name / "best" / "model.safetensors"
             weights.write_bytes(weights.read_bytes()[:1000] if kind == "truncated" else pickle.dumps({"a": 1}))
         at = open_page("views/translate.py")
+        at.query_params["runs"] = ",".join(broken)  # a shared link that names them
+        at.run()
         at.multiselect[0].set_value(["gru-attn", *broken])
         translate(at, "The house is small.")
         errors = " ".join(e.value for e in at.error)

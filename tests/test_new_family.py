@@ -89,5 +89,5 @@ def test_a_registered_family_trains_translates_and_shows_up_everywhere(toy_famil
     assert len(lab.gradient_by_source_position("toy", length=6, hidden=8)) == 6
 
     monkeypatch.setattr(catalogue, "RUNS_DIR", runs)
-    entry = next(e for e in catalogue.list_models() if e.name == "my-toy")
+    entry = next(e for e in catalogue.list_models(["my-toy"]) if e.name == "my-toy")
     assert catalogue.load_translator(entry).translate(["Hello."])[0].tokens is not None

@@ -156,7 +156,11 @@ def test_training_page_trains_in_the_background_and_refuses_bad_names():
         at.run()
         assert not at.exception
         assert (RUNS_DIR / name / "best" / "eval.json").exists()
-        assert name in [e.name for e in list_models()]
+        assert name in [e.name for e in list_models([name])]
+        assert at.session_state["my_runs"] == [name]  # this visitor's own
+        at.switch_page("views/translate.py")
+        at.run()
+        assert name in at.multiselect[0].options and name not in at.multiselect[0].value  # offered, not chosen
     finally:
         shutil.rmtree(RUNS_DIR / name, ignore_errors=True)
 

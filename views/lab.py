@@ -40,7 +40,8 @@ Transformer's attention gives every position a direct path, so its curve stays f
         chart(figures.lines({labels.get(p, p): (list(range(len(gs))), gs) for p, gs in flow.items()},
                             f"Gradient reaching each source position ({st.session_state.grad_init} initialisation)",
                             "source position (0 = first word)", "gradient norm (log scale)", log_y=True),
-              rows, "gradient-flow.csv", "grad-flow")
+              rows, "gradient-flow.csv", "grad-flow",
+              "How much of the last output's error reaches each source word; lower on the left = vanishing.")
         st.caption("At initialisation LSTM and GRU fade too: their gates start half open. Does training teach the "
                    "gates to carry information? Measure it below.")
 
@@ -58,7 +59,8 @@ Transformer's attention gives every position a direct path, so its curve stays f
         chart(figures.lines({m: (list(range(len(r["gradient"]))), r["gradient"]) for m, r in trained.items()},
                             "Gradient reaching each input position, after training on the memory task",
                             "input position (0 = the letter to remember)", "gradient norm (log scale)", log_y=True),
-              rows, "gradient-after-training.csv", "grad-trained")
+              rows, "gradient-after-training.csv", "grad-trained",
+              "After training: a model that learned to remember keeps a path back to position 0.")
         st.markdown(lab.memory_verdict(trained))
 
     st.markdown("**Clipping an exploding run.** A ReLU RNN whose recurrent weights start too large (×2), trained "
@@ -77,7 +79,8 @@ Transformer's attention gives every position a direct path, so its curve stays f
         for metric, title in (("grad_norm", "gradient norm before clipping (log scale)"), ("loss", "training loss")):
             chart(figures.lines({n: ([r["step"] for r in h], [r[metric] for r in h]) for n, h in clipping.items()},
                                 title, "step", title, log_y=metric == "grad_norm"),
-                  rows, f"clipping-{metric}.csv", f"clip-{metric}")
+                  rows, f"clipping-{metric}.csv", f"clip-{metric}",
+                  f"The same exploding start trained twice: {title}, with and without clipping.")
 
 with tab_positions:
     st.markdown("""
@@ -138,7 +141,8 @@ over the sentence. Then, over many test sentences: how much influence reaches wo
                            figures.as_text(f"{name}: what swayed “{outputs[index]}”"), "gradient norm", ".2g",
                            x_title="source token"),
               [{"source": t, "influence": v} for t, v in zip(result["source_tokens"], row)],
-              f"influence-{name}.csv", f"influence-{name}")
+              f"influence-{name}.csv", f"influence-{name}",
+              "Taller bars: source words that sway this output word more.")
 
     count = st.select_slider("Test sentences", [10, 20, 40], 20, key="influence-count")
     if st.button("Average over test sentences", key="run-distance"):
@@ -158,7 +162,8 @@ over the sentence. Then, over many test sentences: how much influence reaches wo
                             f"Influence against distance ({count} ding-en-de test sentences)",
                             "distance between source and output position (tokens)",
                             "average share of an output word's influence", mode="lines+markers"),
-              rows, "influence-by-distance.csv", "distance")
+              rows, "influence-by-distance.csv", "distance",
+              "How much of an output word's influence comes from source words at each distance.")
         st.caption("A flatter curve reaches further: distant source words still sway the output. A steep one "
                    "listens mostly to nearby positions. Measured live on the shipped models.")
 
@@ -176,4 +181,5 @@ all threads of this server. A model that parallelises well gains more from the e
         series = figures.grouped_series(rows, lambda r: f"{r['preset']}, {r['threads']} thread(s)", "length",
                                         "ms_per_step")
         chart(figures.lines(series, "Wall time per training step (batch 16)", "sentence length (tokens)",
-                            "milliseconds per step", mode="lines+markers"), rows, "parallelism.csv", "parallel")
+                            "milliseconds per step", mode="lines+markers"), rows, "parallelism.csv", "parallel",
+              "Time per training step as sentences grow, with one thread and with all.")

@@ -104,16 +104,19 @@ def show_race(background: pg.BackgroundRace) -> None:
     with left:
         chart(figures.lines(figures.grouped_series(rows, "model", x_axis, "accuracy"),
                             "Sequences entirely right (held-out examples)", x_title, "accuracy", mode="lines+markers"),
-              rows, "playground-accuracy.csv", "pg-accuracy")
+              rows, "playground-accuracy.csv", "pg-accuracy",
+              "Share of held-out examples each model gets entirely right; higher is better.")
         chart(figures.lines(figures.grouped_series(trained, "model", x_axis, "grad_norm"),
                             "Largest gradient norm (before clipping)", x_title, "gradient norm (log scale)",
                             log_y=True, mode="lines+markers"),
-              trained, "playground-gradients.csv", "pg-gradients")
+              trained, "playground-gradients.csv", "pg-gradients",
+              "The largest gradient since the last point: spikes are exploding gradients.")
     with right:
         chart(figures.lines(figures.grouped_series(rows, "model", x_axis, "test_loss"),
                             "Held-out loss (lower is better)", x_title, "cross-entropy per token",
                             mode="lines+markers"),
-              rows, "playground-loss.csv", "pg-loss")
+              rows, "playground-loss.csv", "pg-loss",
+              "How wrong each model still is on the held-out examples.")
     by_length = [{"model": setup.label, "length": n, "accuracy": a}
                  for setup, result in latest for n, a in result.get("accuracy_by_length", {}).items()]
     if race.task.name != "dates":
@@ -121,7 +124,8 @@ def show_race(background: pg.BackgroundRace) -> None:
                 chart(figures.lines(figures.grouped_series(by_length, "model", "length", "accuracy"),
                                 "Accuracy by sequence length (latest evaluation)", "letters in the input",
                                 "sequences entirely right", mode="lines+markers"),
-                  by_length, "playground-by-length.csv", "pg-by-length")
+                  by_length, "playground-by-length.csv", "pg-by-length",
+                  "Which lengths each model already gets right: a fall to the right is the bottleneck.")
     ran = PRESETS.get(choice)
     same_setup = ran and race.task == ran.task and [c.setup for c in race.contestants] == list(ran.models)
     if same_setup and not background.running and all(c.history for c in race.contestants):

@@ -1,18 +1,17 @@
 import streamlit as st
 
 from dashboard import figures, quality
-from dashboard.models import list_models, load_eval, load_metrics
+from dashboard.models import list_models, load_eval, load_metrics, visible_runs
 from dashboard.widgets import chart, intro, source_note, to_csv
 from engine import corpora
 
 intro("Quality", """
-How good is each model? Every model translated the same held-out test sentences it never saw in training, and
-[sacrebleu](https://github.com/mjpost/sacrebleu) compared its output with a human translation. **chrF** counts
-matching character sequences and is kind to near misses; **BLEU** counts matching word sequences (both 0–100,
-higher is better); **TER** counts the edits still needed (lower is better).
+Which model translates best? Read the verdict, then the bars: every model translated the same test sentences it
+never saw in training, and [sacrebleu](https://github.com/mjpost/sacrebleu) compared each output with a human
+translation. Further down: how quickly each one learned, how it copes with long sentences, and real examples.
 """)
 
-models = list_models()
+models = list_models(visible_runs())
 test_sets = [c for c in corpora.CORPORA if any(load_eval(e, c) and load_eval(e, c)["corpus"] == c for e in models)]
 if not test_sets:
     st.warning("No evaluation results yet: run `python -m engine eval CHECKPOINT` or train a model on the Training "
@@ -23,10 +22,14 @@ corpus = st.segmented_control("Test sentences", test_sets, default=test_sets[0],
 evals = {e.name: ev for e in models if (ev := load_eval(e, corpus)) and ev["corpus"] == corpus}
 rows = quality.score_rows(evals)
 st.markdown(quality.verdict(rows))
-metric = st.segmented_control("Metric", ["chrF", "BLEU", "TER"], default="chrF", key="metric") or "chrF"
+metric = st.segmented_control(
+    "Metric", ["chrF", "BLEU", "TER"], default="chrF", key="metric",
+    help="**chrF** counts matching character sequences and is kind to near misses; **BLEU** counts matching word "
+         "sequences (both 0-100, higher is better); **TER** counts the edits still needed (lower is better).") or "chrF"
 better = "lower" if metric == "TER" else "higher"
 chart(figures.bars([r["model"] for r in rows], [r[metric] for r in rows], f"{metric} on the {corpus} test split",
-                   f"{metric} (0-100, {better} is better)"), rows, "quality.csv", "quality")
+                   f"{metric} (0-100, {better} is better)"), rows, "quality.csv", "quality",
+      "One bar per model: its score on the same test sentences.")
 st.dataframe(rows, hide_index=True, width="stretch")
 first = next(iter(evals.values()))
 source_note(f"From each checkpoint's eval file (eval.json for the corpus it was trained on, eval-<corpus>.json for "
@@ -45,7 +48,8 @@ logs = {e.name: load_metrics(e.metrics) for e in models if e.shipped}
 runs = {name: records for name, records in logs.items() if any(r.get("kind") == "eval" and y in r for r in records)}
 if runs:
     race_rows = [{"model": n, x: px, y: py} for n, r in runs.items() for px, py in zip(*figures.metric_series(r, y, x))]
-    chart(figures.training_curves(runs, y, x, kind="eval"), race_rows, "learning-curves.csv", "race")
+    chart(figures.training_curves(runs, y, x, kind="eval"), race_rows, "learning-curves.csv", "race",
+          "Validation score during training: who learned faster, and who was still improving at the end.")
     st.markdown(quality.race_story(figures.race_leaders(runs, y, x), "tokens" if x == "tokens_seen" else "minutes"))
     source_note("From each shipped checkpoint's metrics.jsonl (greedy decoding of the first 200 ding-en-de and 100 "
                 "bible-en-de validation sentences), written by `python -m engine train-all`.")
@@ -60,7 +64,8 @@ length_metric = st.segmented_control("Score", ["chrf", "bleu"], default="chrf", 
 by_length = {n: ev["by_length"] for n, ev in evals.items() if "by_length" in ev}
 if by_length:
     length_rows = [{"model": n, **row} for n, rows_ in by_length.items() for row in rows_]
-    chart(figures.by_length(by_length, length_metric, corpus), length_rows, f"by-length-{corpus}.csv", "length")
+    chart(figures.by_length(by_length, length_metric, corpus), length_rows, f"by-length-{corpus}.csv", "length",
+          "Score for short to long test sentences: a falling line means long sentences are harder.")
 
 st.subheader("Gallery of test sentences")
 pairs = corpora.load_split(corpus, "test", first["direction"])

@@ -22,7 +22,8 @@ step_rows = [{"model": p, "length": n, "sequential_steps": sequential_steps(p, n
              for p in ARCHITECTURES for n in lengths]
 chart(figures.lines({p: (lengths, [sequential_steps(p, n) for n in lengths]) for p in ARCHITECTURES},
                     "Steps that must run one after another (training, teacher forcing)", "sentence length (tokens)",
-                    "sequential steps", mode="lines+markers"), step_rows, "sequential-steps.csv", "steps")
+                    "sequential steps", mode="lines+markers"), step_rows, "sequential-steps.csv", "steps",
+      "Steps that must wait for the previous one; parallel hardware cannot shorten this chain.")
 source_note("Counted from each model's layer structure (engine/bench.py, sequential_steps), not timed.")
 
 st.subheader("Benchmark results")
@@ -39,13 +40,15 @@ else:
     chart(figures.lines(figures.grouped_series(train_rows, "preset", "length", "tokens_per_s"),
                         "Training speed against sentence length", "sentence length (tokens)",
                         "source+target tokens per second", mode="lines+markers"),
-          train_rows, "bench-training.csv", "bench-train")
+          train_rows, "bench-training.csv", "bench-train",
+          "Training speed as sentences grow; higher is faster.")
     decode_rows = bench["decoding"]
     greedy_b1 = [r for r in decode_rows if r.get("search", "greedy") == "greedy" and r.get("batch", 1) == 1]
     label = lambda r: f"{r['preset']} · {r.get('engine', 'engine')}"  # noqa: E731
     chart(figures.lines(figures.grouped_series(greedy_b1, label, "steps", "ms"), "Greedy decoding latency at batch 1",
                         "output length (tokens)", "milliseconds per sentence", mode="lines+markers"),
-          decode_rows, "bench-decoding.csv", "bench-decode")
+          decode_rows, "bench-decoding.csv", "bench-decode",
+          "Time to write a translation of a given length, one sentence at a time; lower is faster.")
     at_24 = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
              for r in decode_rows if r["steps"] == 24]
     if at_24 and "engine" in at_24[0]:
@@ -65,7 +68,8 @@ else:
     thread_rows = bench["threads"]
     by_threads = figures.grouped_series(thread_rows, lambda r: f"{r['threads']} thread(s)", "preset", "tokens_per_s")
     chart(figures.grouped_bars(by_threads, "Thread scaling (length 32)", "model", "tokens per second"),
-          thread_rows, "bench-threads.csv", "bench-threads")
+          thread_rows, "bench-threads.csv", "bench-threads",
+          "Training speed with more threads: a model that parallelises gains more.")
     source_note(f"{path.name}, made by `{bench.get('command', 'python -m engine bench')}`; "
                 f"best of {bench['repeats']} repeats.")
 
@@ -77,7 +81,8 @@ if runs:
                                                                 or [0]))} for n, r in runs.items()]
     chart(figures.bars([r["model"] for r in speed_rows], [r["mean_tokens_per_s"] for r in speed_rows],
                        "Mean training speed of the shipped runs", "source+target tokens per second", ".0f"),
-          speed_rows, "training-speed.csv", "train-speed")
+          speed_rows, "training-speed.csv", "train-speed",
+          "Average training speed of each shipped model during its real training run.")
     source_note("From each checkpoint's metrics.jsonl (written by `python -m engine train-all`); the machine is in "
                 "its config.json.")
 
@@ -95,5 +100,6 @@ if live:
                 f"CUDA device: {m['cuda_device']}")
     chart(figures.lines(figures.grouped_series(live["rows"], "preset", "length", "tokens_per_s"),
                         "Live: training speed against sentence length", "sentence length (tokens)", "tokens per second",
-                        mode="lines+markers"), live["rows"], "live-bench.csv", "live")
+                        mode="lines+markers"), live["rows"], "live-bench.csv", "live",
+          "Measured just now on this server; higher is faster.")
     st.caption(f"torch sees {torch.get_num_threads()} threads on this server.")

@@ -42,7 +42,8 @@ flows = {name: st.cache_data(lab.gradient_by_source_position, show_spinner="Meas
 rows = [{"model": n, "position": i, "gradient": g} for n, gs in flows.items() for i, g in enumerate(gs)]
 chart(figures.lines({n: (list(range(len(gs))), gs) for n, gs in flows.items()}, "Gradient reaching each source word",
                     "source position (0 = first word)", "gradient norm (log scale)", log_y=True),
-      rows, "story-gradients.csv", "story-grad")
+      rows, "story-gradients.csv", "story-grad",
+      "How much learning signal reaches each word; lower on the left means the first words learn least.")
 st.caption("Measured live, on freshly initialised small models. Honest note: at initialisation the GRU fades too "
            "(its gates start half open); training and gate-bias tricks are its remedy, clipping is the remedy for "
            "gradients that explode instead.")
@@ -91,7 +92,8 @@ bible = {n: ev for n, e in models.items() if (ev := load_eval(e, "bible-en-de"))
 if bible:
     by_length = {n: ev["by_length"] for n, ev in bible.items() if "by_length" in ev}
     chart(figures.by_length(by_length, "chrf", "bible-en-de"),
-          [{"model": n, **r} for n, rs in by_length.items() for r in rs], "story-long.csv", "story-long")
+          [{"model": n, **r} for n, rs in by_length.items() for r in rs], "story-long.csv", "story-long",
+          "Each shipped model's score on Bible verses from short to long.")
     if verdict := story.long_sentence_verdict(bible, {n: model_family(e) for n, e in models.items()}):
         st.markdown(verdict)
     source_note(f"From each checkpoint's eval-bible-en-de.json, made by `{next(iter(bible.values()))['command']}`.")
@@ -105,7 +107,8 @@ if bench:
     gains = story.thread_gains(bench)
     chart(figures.bars(list(gains), list(gains.values()), "Speed-up from 1 thread to all threads",
                        "times faster", ".2f"), [{"model": m, "speed-up": g} for m, g in gains.items()],
-          "story-threads.csv", "story-threads")
+          "story-threads.csv", "story-threads",
+          "How much faster each model trained with all threads than with one.")
     st.caption(f"On {story.machine_name(bench)}: two cores are too few to show the gap; a GPU run of "
                "`python -m engine bench` shows it best.")
 

@@ -2,7 +2,7 @@ import streamlit as st
 
 from dashboard import figures
 from dashboard.jobs import JobError, manager
-from dashboard.models import RUNS_DIR, list_models, load_metrics
+from dashboard.models import RUNS_DIR, list_models, load_metrics, missing_runs_notice, remember_run, visible_runs
 from dashboard.widgets import chart, intro
 from engine import corpora
 from engine.models import PRESETS
@@ -11,7 +11,8 @@ from engine.training import TrainConfig
 intro("Training", """
 Train a translator yourself and watch it learn. Pick an architecture and a time budget; training runs in the
 background on this server (you can keep using the other pages). The curves update live; compare them with the
-shipped models, which all had the same budget. When it finishes, your model appears on Translate and Quality.
+shipped models, which all had the same budget. When it finishes, your model appears on your Translate and
+Quality pages (not on other visitors': share it with a link).
 """)
 
 c1, c2, c3 = st.columns(3)
@@ -28,14 +29,20 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:"):
         config = TrainConfig(preset=preset, size=size, corpus=corpus, direction=direction, minutes=minutes,
                              eval_every=100, checkpoint_every=100)
         manager.start(name.strip(), config)
+        remember_run(name.strip())
         st.session_state.watching = name.strip()
-        st.success(f"Training {name.strip()} started.")
+        st.success(f"Training {name.strip()} started. It is yours: it shows on your Translate and Quality pages, "
+                   "not on other visitors'. To share it, send the link below.")
+        st.page_link("views/translate.py", label=f"Translate with {name.strip()}", icon=":material/link:",
+                     query_params={"runs": name.strip()})
     except JobError as exc:
         st.warning(str(exc))
 
-runs = sorted(p.name for p in RUNS_DIR.glob("*") if (p / "metrics.jsonl").exists())
+if notice := missing_runs_notice(visible_runs()):
+    st.info(notice)
+runs = [n for n in visible_runs() if (RUNS_DIR / n / "metrics.jsonl").exists()]
 if not runs:
-    st.info("No training from the browser yet.")
+    st.info("You have not trained a model here yet.")
     st.stop()
 watching = st.session_state.get("watching")
 selected = st.selectbox("Watch run", runs, index=runs.index(watching) if watching in runs else 0)
@@ -43,6 +50,11 @@ overlay = st.toggle("Overlay the shipped models", value=True)
 x_axis = st.segmented_control("Horizontal axis", ["tokens_seen", "step", "wall_seconds"], default="tokens_seen",
                               format_func=lambda x: {"tokens_seen": "training tokens", "step": "optimizer steps",
                                                      "wall_seconds": "wall-clock time"}[x]) or "tokens_seen"
+
+
+CURVE_CAPTIONS = {"loss": "Training loss: how wrong the model is on the batches it learns from (lower is better).",
+                  "valid_chrf": "chrF on validation sentences it never trains on (higher is better).",
+                  "grad_norm": "Size of each training step's gradient before clipping; spikes are exploding gradients."}
 
 
 @st.fragment(run_every=2)
@@ -67,7 +79,8 @@ def live_view():
         c4.metric("training time", f"{last['train_seconds'] / 60:.1f} min")
     for metric, kind, smooth in (("loss", "step", 10), ("valid_chrf", "eval", 1), ("grad_norm", "step", 10)):
         rows = [{"run": n, **r} for n, rs in records.items() for r in rs if r.get("kind") == kind]
-        chart(figures.training_curves(records, metric, x_axis, kind, smooth), rows, f"{metric}.csv", f"{metric}")
+        chart(figures.training_curves(records, metric, x_axis, kind, smooth), rows, f"{metric}.csv", f"{metric}",
+              CURVE_CAPTIONS[metric])
 
 
 live_view()

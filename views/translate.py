@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import figures, translations
-from dashboard.models import list_models, load_translators, model_family, model_meta
+from dashboard.models import list_models, load_translators, missing_runs_notice, model_family, model_meta, visible_runs
 from dashboard.widgets import intro, to_csv
 from engine import replay
 from engine.translate import MAX_SOURCE_TOKENS, InputError, prepare_input
@@ -12,7 +12,9 @@ your words one after another; the **Transformers** look at all of them at once t
 Heatmaps show which input words each model looked at while writing each output word.
 """)
 
-entries = list_models()
+if notice := missing_runs_notice(visible_runs()):
+    st.info(notice)
+entries = list_models(visible_runs())  # the shipped models, and this visitor's own (or linked) trainings
 if not entries:
     st.warning("No trained models found. Train one with `python -m engine train-all` or on the Training page.")
     st.stop()
@@ -27,7 +29,9 @@ example = st.selectbox("Pick an example from the test sets (or type your own bel
 text = st.text_area("Sentence", value="" if example == "—" else example, max_chars=None, height=80,
                     placeholder="The weather is nice today.")
 names = [e.name for e in candidates]
-chosen = st.multiselect("Models", names, default=names)
+shipped = [e.name for e in candidates if e.shipped]
+chosen = st.multiselect("Models", names, default=shipped or names,
+                        help="The shipped models are chosen at first; your own trainings can be added here.")
 with st.expander("Add your own Hugging Face translation model"):
     st.markdown("Put a local `transformers` translation model directory (MarianMT and relatives: `config.json`, "
                 "`model.safetensors`, tokenizer files) into `hf-models/` on the server, or list directories in the "
