@@ -159,6 +159,11 @@ def bench_files() -> list[Path]:
     return sorted(RESULTS_DIR.glob("bench-*.json"))
 
 
-def load_bench(path: Path) -> dict:
-    """A bench result file (cached until it changes)."""
+def load_json(path: Path) -> dict:
+    """A JSON file the CLI wrote (cached until it changes)."""
     return _read_json(str(path), path.stat().st_mtime)
+
+
+def load_bench(path: Path) -> dict:
+    """A bench result file."""
+    return load_json(path)

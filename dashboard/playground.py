@@ -6,6 +6,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 
+from engine.paths import RESULTS_DIR
 from engine.toy import FAMILIES, ToyModel, ToyRace, ToyTask
 
 MAX_RACES = int(os.environ.get("SEQ2SEQ_MAX_RACES", "2"))
@@ -82,3 +83,20 @@ def start(task: ToyTask, models: list[ToyModel], seconds: float, seed: int) -> B
     background.thread = threading.Thread(target=run, name="playground-race", daemon=True)
     background.thread.start()
     return background
+
+
+PRESET_CHECKS = RESULTS_DIR / "playground-presets.json"  # written by `python -m engine presets`
+
+
+def preset_check_sentence(checks: dict | None, name: str) -> str | None:
+    """What `python -m engine presets` found for a preset on its machine, in one sentence (None without a record)."""
+    runs = [r for r in (checks or {}).get("runs", []) if r["preset"] == name and r["shown_at_end"] is not None]
+    if not runs:
+        return None
+    shown = [r for r in runs if r["shown_at_end"]]
+    firsts = sorted(r["first_shown_after_s"] for r in runs if r["first_shown_after_s"] is not None)
+    when = f", first visible after {firsts[0]:g} to {firsts[-1]:g} s" if firsts else ""
+    machine = checks.get("machine", {})
+    return (f"Checked on {machine.get('cpu', 'an unnamed machine')} ({machine.get('threads', '?')} threads): the "
+            f"effect showed in {len(shown)} of {len(runs)} runs with different seeds{when} "
+            f"(`{PRESET_CHECKS.relative_to(PRESET_CHECKS.parents[1])}`, made by `{checks.get('command', '')}`).")

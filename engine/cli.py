@@ -153,6 +153,21 @@ def cmd_decode_sweep(args) -> None:
             atomic_write_json(Path(args.out), report)
 
 
+def cmd_presets(args) -> None:
+    """`presets`: run the Playground's presets as the page does -> results/playground-presets.json."""
+    from .bench import machine
+    from .toy import PRESETS, check_preset
+
+    report = {"command": command_line(), "machine": machine(), "runs": []}
+    for name in args.names or list(PRESETS):
+        for seed in args.seeds:
+            row = check_preset(name, seed)
+            report["runs"].append(row)
+            print(f"{name} seed {seed}: first shown after {row['first_shown_after_s']} s of {row['wall_seconds']} s; "
+                  f"{row['figures'] or row['accuracy']}", flush=True)
+            atomic_write_json(Path(args.out), report)
+
+
 def cmd_eval(args) -> None:
     """`eval CHECKPOINT`."""
     evaluate_checkpoint(Path(args.checkpoint).resolve(), args.split, args.beam, args.length_penalty, args.corpus)
@@ -307,6 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sentences", type=int, default=400, help="first N pairs of each valid split")
     p.add_argument("--out", default=str(RESULTS_DIR / "decode-sweep.json"))
     p.set_defaults(func=cmd_decode_sweep)
+
+    p = sub.add_parser("presets", help="run the Playground's presets as the page does, timing when each claim shows "
+                                       "-> results/playground-presets.json")
+    p.add_argument("names", nargs="*", help="preset names (default: all)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--out", default=str(RESULTS_DIR / "playground-presets.json"))
+    p.set_defaults(func=cmd_presets)
 
     p = sub.add_parser("translate", help="translate sentences (arguments, or one per line on stdin); CHECKPOINT may "
                                          "also be a local transformers model directory")

@@ -390,3 +390,27 @@ PRESETS = {
               for clip in (False, True)),
         seconds=20, steps=2000, expect=(1, 0, "test_loss", 0.15)),
 }
+
+
+def check_preset(name: str, seed: int = 0) -> dict:
+    """Run a preset as the Playground does (its seconds, an evaluation about every second) and say when its claim
+    first showed: wall seconds from the start, and the final figures."""
+    preset = PRESETS[name]
+    race = ToyRace(preset.task, list(preset.models), seed=seed, eval_every_seconds=1.0)
+    start, first_shown = time.perf_counter(), None
+
+    def on_progress():
+        nonlocal first_shown
+        finals = [c.history[-1] for c in race.contestants]
+        outcome = preset.outcome(finals)
+        if first_shown is None and outcome and outcome[0]:
+            first_shown = round(time.perf_counter() - start, 1)
+
+    race.run(preset.seconds, on_progress=on_progress)
+    finals = [c.history[-1] for c in race.contestants]
+    outcome = preset.outcome(finals)
+    return {"preset": name, "seed": seed, "seconds_per_model": preset.seconds,
+            "wall_seconds": round(time.perf_counter() - start, 1), "first_shown_after_s": first_shown,
+            "shown_at_end": outcome[0] if outcome else None, "figures": outcome[1] if outcome else None,
+            "steps": {c.setup.label: c.steps for c in race.contestants},
+            "accuracy": {c.setup.label: round(c.history[-1]["accuracy"], 3) for c in race.contestants}}

@@ -96,6 +96,23 @@ def test_a_deep_link_to_a_fresh_server_gets_the_real_navigation(page):
         no_exception(page)
 
 
+def test_the_story_reads_top_to_bottom(server, page):
+    page.goto(f"{server}/story")
+    expect(page.get_by_role("heading", name="Why Transformers replaced RNNs").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "story-top.png"))
+    for chapter in ("1. One word at a time", "2. Gradients that fade", "3. A fixed-size bottleneck", "4. Word order",
+                    "5. Long sentences", "6. Parallel hardware", "Glossary"):
+        heading = page.get_by_text(chapter, exact=True).first
+        heading.scroll_into_view_if_needed()
+        expect(heading).to_be_visible()
+    page.get_by_text("Glossary", exact=True).first.click()
+    expect(page.get_by_text("vanishing gradient").first).to_be_visible()
+    no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "story-bottom.png"))
+    page.get_by_text("Teach two Transformers to reverse letters").first.click()  # a chapter's link to its preset
+    expect(page.get_by_text("cannot tell word order").first).to_be_visible()
+
+
 def test_a_playground_link_opens_its_preset_and_trains_it_to_a_verdict(server, page):
     page.goto(f"{server}/playground?preset=bottleneck")
     expect(page.get_by_text("squeezes the whole input into one vector").first).to_be_visible()

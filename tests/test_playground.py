@@ -203,3 +203,31 @@ def test_after_training_the_gru_keeps_a_path_to_the_first_letter_and_the_plain_r
     reach = {label: r["gradient"][0] / r["gradient"][-1] for label, r in trained.items()}
     assert trained["gru"]["accuracy"] > 0.8 > 0.1 > trained["rnn-tanh"]["accuracy"]
     assert reach["gru"] > 100 * reach["rnn-tanh"], reach
+
+
+def test_the_presets_command_times_when_each_claim_shows(tmp_path, monkeypatch):
+    import dataclasses
+    import json
+
+    from engine import toy
+    from engine.cli import main
+
+    monkeypatch.setitem(toy.PRESETS, "word-order", dataclasses.replace(PRESETS["word-order"], seconds=3))
+    main(["presets", "word-order", "--seeds", "4", "--out", str(tmp_path / "presets.json")])
+    report = json.loads((tmp_path / "presets.json").read_text())
+    (run,) = report["runs"]
+    assert run["preset"] == "word-order" and run["seed"] == 4 and run["seconds_per_model"] == 3
+    assert run["shown_at_end"] in (True, False) and "of sequences entirely right" in run["figures"]
+    assert run["first_shown_after_s"] is None or run["first_shown_after_s"] <= run["wall_seconds"]
+    assert report["machine"]["cpu"] and report["command"].startswith("python -m engine")
+
+
+def test_the_page_says_what_the_presets_command_found_on_its_machine():
+    checks = {"command": "python -m engine presets", "machine": {"cpu": "Test CPU", "threads": 2},
+              "runs": [{"preset": "bottleneck", "shown_at_end": True, "first_shown_after_s": 6.5},
+                       {"preset": "bottleneck", "shown_at_end": False, "first_shown_after_s": None},
+                       {"preset": "bottleneck", "shown_at_end": True, "first_shown_after_s": 9.0}]}
+    assert pg.preset_check_sentence(checks, "bottleneck") == (
+        "Checked on Test CPU (2 threads): the effect showed in 2 of 3 runs with different seeds, first visible after "
+        "6.5 to 9 s (`results/playground-presets.json`, made by `python -m engine presets`).")
+    assert pg.preset_check_sentence(checks, "vanishing") is None and pg.preset_check_sentence(None, "x") is None

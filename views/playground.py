@@ -2,7 +2,8 @@ import streamlit as st
 
 from dashboard import figures
 from dashboard import playground as pg
-from dashboard.widgets import chart, intro
+from dashboard.models import load_json
+from dashboard.widgets import chart, intro, source_note
 from engine.toy import FAMILIES, OPTIMIZERS, POSITIONALS, PRESETS, TASKS, ToyTask
 
 intro("Playground", """
@@ -26,6 +27,9 @@ preset = PRESETS.get(choice)
 base = preset or PRESETS[names[0]]
 if preset:
     st.markdown(f"**{preset.claim}** {preset.look_for}")
+    checks = pg.PRESET_CHECKS
+    if sentence := pg.preset_check_sentence(load_json(checks) if checks.is_file() else None, choice):
+        source_note(sentence)
 else:
     st.markdown("Build your own race: pick a task and up to four models below.")
 
