@@ -6,6 +6,7 @@ import random
 import numpy as np
 
 from engine import corpora
+from engine.decoding import SERVING_LENGTH_PENALTY
 from engine.lab import shuffle_words
 
 
@@ -36,7 +37,8 @@ def translate_everything(translators: dict, inputs: dict[str, str], beam: int) -
     rows, results = [], {}
     for name, translator in translators.items():
         for label, source in inputs.items():
-            result = translator.translate([source], beam=beam, with_attention=True)[0]
+            result = translator.translate([source], beam=beam, length_penalty=SERVING_LENGTH_PENALTY,
+                                          with_attention=True)[0]
             results[name, label] = result
             rows.append({"model": name, "input": label, "translation": result.text, "latency_ms": round(result.ms, 1),
                          "output_tokens": len(result.tokens), "parameters": translator.model.num_parameters()})

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import corpora
 from .checkpoint import CheckpointError, atomic_write_json
+from .decoding import SERVING_LENGTH_PENALTY
 from .models import PRESETS
 from .paths import CHECKPOINTS_DIR, RESULTS_DIR, RUNS_DIR, SHIPPED
 
@@ -299,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-all", help="train, export and evaluate every shipped model with one budget")
     p.add_argument("--presets", nargs="*", choices=list(PRESETS), help=f"default: {' '.join(SHIPPED)}")
     p.add_argument("--beam", type=int, default=5, help="beam size of the test evaluation")
-    p.add_argument("--length-penalty", type=float, default=1.0, help="length penalty of the test evaluation")
+    p.add_argument("--length-penalty", type=float, default=SERVING_LENGTH_PENALTY,
+                   help="length penalty of the test evaluation (chosen on valid: results/decode-sweep.json)")
     add_training_options(p)
     p.set_defaults(func=cmd_train_all)
 
@@ -308,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("--split", default="test", choices=list(corpora.SPLITS))
     p.add_argument("--beam", type=int, default=5)
-    p.add_argument("--length-penalty", type=float, default=1.0)
+    p.add_argument("--length-penalty", type=float, default=SERVING_LENGTH_PENALTY,
+                   help="chosen on valid: results/decode-sweep.json")
     p.add_argument("--corpus", choices=list(corpora.CORPORA), help="another corpus of the same direction "
                                                                    "(writes eval-<corpus>.json)")
     p.set_defaults(func=cmd_eval)

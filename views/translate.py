@@ -4,6 +4,7 @@ from dashboard import figures, translations
 from dashboard.models import list_models, load_translators, missing_runs_notice, model_family, model_meta, visible_runs
 from dashboard.widgets import intro, to_csv
 from engine import replay
+from engine.decoding import SERVING_LENGTH_PENALTY
 from engine.translate import MAX_SOURCE_TOKENS, InputError, prepare_input
 
 intro("Translate", """
@@ -40,7 +41,9 @@ with st.expander("Add your own Hugging Face translation model"):
                 "hf-models/transformer` shows the way with one of ours.")
 left, middle, right = st.columns(3)
 search = left.segmented_control("Decoding", ["greedy", "beam search"], default="greedy")
-beam = middle.slider("Beam size", 2, 8, 5) if search == "beam search" else 1
+beam = middle.slider("Beam size", 2, 8, 5, help=f"Hypotheses are ranked by log-probability / length^"
+                     f"{SERVING_LENGTH_PENALTY:g}, the length penalty that scored best on the validation sentences "
+                     "(results/decode-sweep.json).") if search == "beam search" else 1
 shuffle = right.toggle("Shuffle the word order", help="Also translate the same words in a random order.")
 
 
