@@ -16,6 +16,7 @@ from .evaluation import sequence_loss
 from .models import build_model, model_class, model_spec
 from .tokenizer import BOS_ID, EOS_ID, encode
 from .toy import ToyModel, ToyRace, ToyTask
+from .translate import clip_source
 
 GRADIENT_FLOW_PRESETS = ("rnn-tanh", "rnn-relu-attn", "lstm", "gru", "transformer")  # as probes: no attention
 
@@ -65,18 +66,24 @@ def source_gradient_norms(model, src, tgt_in, tgt, target_position: int) -> list
     return gradient.norm(dim=-1).mean(0).tolist()  # [S]
 
 
+MAX_INFLUENCE_OUTPUTS = 60  # one backward pass per output token: longer outputs are cut
+
+
 def output_influence(translator, sentence: str) -> dict:
-    """The model's greedy translation, and for each output token how strongly each source token sways it: the norm
-    of d log p(output token) / d source embedding, one row per output token (end of sentence included)."""
+    """The model's greedy translation (at most MAX_INFLUENCE_OUTPUTS tokens), and for each output token how strongly
+    each source token sways it: the norm of d log p(output token) / d source embedding, one row per output token
+    (and the end of sentence, when it was written within the limit)."""
     model, tokenizer = translator.model, translator.tokenizer
-    ids = encode(tokenizer, [sentence])[0]
+    ids = clip_source(encode(tokenizer, [sentence])[0])
     src = torch.tensor([ids], device=translator.device)  # [1, S]
-    output = greedy_decode(model, src)[0]
+    written = greedy_decode(model, src)[0]
+    output = written[:MAX_INFLUENCE_OUTPUTS]
+    ended = len(output) == len(written)  # the end-of-sentence token gets a row only if it was written here
     tgt_in = torch.tensor([[BOS_ID] + output], device=translator.device)  # [1, T]
     tgt = torch.tensor([output + [EOS_ID]], device=translator.device)  # [1, T]
-    rows = [source_gradient_norms(model, src, tgt_in, tgt, target_position=t) for t in range(len(output) + 1)]
+    rows = [source_gradient_norms(model, src, tgt_in, tgt, target_position=t) for t in range(len(output) + ended)]
     return {"source_tokens": tokenizer.convert_ids_to_tokens(ids),
-            "output_tokens": tokenizer.convert_ids_to_tokens(output) + ["</s>"], "influence": rows}
+            "output_tokens": tokenizer.convert_ids_to_tokens(output) + ["</s>"] * ended, "influence": rows}
 
 
 def influence_by_distance(translator, sentences: list[str], longest: int = 30) -> list[float]:

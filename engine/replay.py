@@ -13,7 +13,7 @@ import torch
 from .batching import pad_batch
 from .decoding import NEVER_OUTPUT, max_lengths
 from .tokenizer import BOS_ID, EOS_ID, encode
-from .translate import MAX_SOURCE_TOKENS
+from .translate import clip_source
 
 
 @dataclass
@@ -36,7 +36,7 @@ def decode_timeline(translator, sentence: str, repeats: int = 3) -> Timeline:
     """Greedy-decode `sentence`, timing the encoder and every decoder step (fastest of `repeats` runs: the outputs are
     the same each time, the timings less noisy)."""
     model, tokenizer = translator.model, translator.tokenizer
-    ids = encode(tokenizer, [sentence])[0][:MAX_SOURCE_TOKENS]
+    ids = clip_source(encode(tokenizer, [sentence])[0])
     src = pad_batch([ids], translator.device)  # [1, S]
     limit = max_lengths([len(ids)], 2.0)[0]
     best_encoder, best_steps, outputs = float("inf"), None, []

@@ -49,6 +49,11 @@ def prepare_input(text: str) -> tuple[str, str | None]:
     return cleaned, notice
 
 
+def clip_source(ids: list[int]) -> list[int]:
+    """Source ids cut to MAX_SOURCE_TOKENS, still ending in EOS."""
+    return ids[: MAX_SOURCE_TOKENS - 1] + [EOS_ID] if len(ids) > MAX_SOURCE_TOKENS else ids
+
+
 @dataclass
 class Translation:
     """One model's translation of one sentence, with what the dashboard shows beside it."""
@@ -91,7 +96,7 @@ class Translator:
     def _translate_batch(self, sentences, beam, length_penalty, max_len_ratio, with_attention):
         ids = encode(self.tokenizer, list(sentences))
         truncated = [len(s) > MAX_SOURCE_TOKENS for s in ids]
-        ids = [s[: MAX_SOURCE_TOKENS - 1] + [EOS_ID] if cut else s for s, cut in zip(ids, truncated)]
+        ids = [clip_source(s) for s in ids]
         start = time.perf_counter()
         src = pad_batch(ids, self.device)
         if beam > 1:

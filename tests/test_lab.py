@@ -76,3 +76,12 @@ def test_the_replays_reading_time_is_measured_so_it_grows_with_the_sentence(tiny
     long = replay.decode_timeline(translator, " ".join(["the weather is nice today"] * 30))
     assert len(long.source_tokens) > 20 * len(short.source_tokens)
     assert long.read_at[-1] > 3 * short.read_at[-1]  # a recurrent encoder's time grows with every word
+
+
+def test_a_very_long_input_is_cut_before_any_probe_runs(tiny_tokenizer):
+    translator = Translator(tiny_model("gru-attn", len(tiny_tokenizer)), tiny_tokenizer)
+    text = " ".join(["the weather is nice today"] * 200)
+    result = lab.output_influence(translator, text)
+    assert len(result["source_tokens"]) == 200 and result["source_tokens"][-1] == "</s>"
+    assert len(result["influence"]) <= lab.MAX_INFLUENCE_OUTPUTS + 1
+    assert replay.decode_timeline(translator, text).source_tokens[-1] == "</s>"
