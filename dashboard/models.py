@@ -162,8 +162,3 @@ def bench_files() -> list[Path]:
 def load_json(path: Path) -> dict:
     """A JSON file the CLI wrote (cached until it changes)."""
     return _read_json(str(path), path.stat().st_mtime)
-
-
-def load_bench(path: Path) -> dict:
-    """A bench result file."""
-    return load_json(path)

@@ -8,6 +8,7 @@ their curves advance together.
 from __future__ import annotations
 
 import calendar
+import functools
 import math
 import random
 import string
@@ -108,9 +109,12 @@ class ToyTask:
         iso = list(f"{year:04d}-{month:02d}-{day:02d}")
         return self.ids(words) + [EOS_ID], self.ids(iso) + [EOS_ID]
 
+    @functools.cached_property
+    def _index(self) -> dict[str, int]:
+        return {s: FIRST_SYMBOL + i for i, s in enumerate(self.symbols)}
+
     def ids(self, symbols: list[str]) -> list[int]:
-        index = {s: i for i, s in enumerate(self.symbols)}
-        return [FIRST_SYMBOL + index[s] for s in symbols]
+        return [self._index[s] for s in symbols]
 
     def render(self, ids: list[int]) -> str:
         """Symbol ids as text ("c a b", "March 3rd, 2021", "2021-03-03"); EOS and anything unknown dropped."""
@@ -272,13 +276,14 @@ class ToyRace:
         c.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(c.model.parameters(), 1.0 if c.setup.clip else math.inf).item()
-        if not (math.isfinite(loss.item()) and math.isfinite(grad_norm)):
+        loss_value = loss.item()
+        if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
             c.failed = f"the loss or gradient became infinite at step {c.steps + 1}"
         else:
             c.optimizer.step()
         c.steps += 1
         c.seconds += time.perf_counter() - start
-        c.since_record.append((loss.item(), grad_norm))
+        c.since_record.append((loss_value, grad_norm))
 
     def record(self, c: Contestant) -> None:
         result = evaluate(c.model, self.task, self.test)

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from dashboard import figures
-from dashboard.models import bench_files, list_models, load_bench, load_metrics
+from dashboard.models import bench_files, list_models, load_json, load_metrics
 from dashboard.widgets import chart, intro, source_note
 from engine import lab
 from engine.bench import ARCHITECTURES, machine, sequential_steps
@@ -32,7 +32,7 @@ if not files:
     st.info("No benchmark file yet: run `python -m engine bench` (results/bench-<machine>.json).")
 else:
     path = st.selectbox("Benchmark file", files, format_func=lambda p: p.name)
-    bench = load_bench(path)
+    bench = load_json(path)
     m = bench["machine"]
     st.markdown(f"**Machine:** {m['cpu']} · {m['cores']} cores · {m['threads']} torch threads · "
                 f"device {m['cuda_device']} · torch {m['torch']}")

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import figures, story
-from dashboard.models import bench_files, list_models, load_bench, load_eval, load_translators, model_family
+from dashboard.models import bench_files, list_models, load_eval, load_json, load_translators, model_family
 from dashboard.widgets import chart, intro, source_note
 from engine import lab
 from engine.bench import sequential_steps
@@ -13,7 +13,7 @@ why, each with evidence from models trained here and one thing to try. Where thi
 the textbook, the chapter says so. Words in *italics* are explained in the glossary at the bottom.
 """)
 models = {e.name: e for e in list_models()}
-benches = [load_bench(p) for p in bench_files()]
+benches = [load_json(p) for p in bench_files()]
 bench = benches[0] if benches else None
 
 st.subheader("1. One word at a time", help=story.GLOSSARY["recurrent network (RNN)"])

@@ -38,9 +38,10 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:"):
     except JobError as exc:
         st.warning(str(exc))
 
-if notice := missing_runs_notice(visible_runs()):
+mine = visible_runs()
+if notice := missing_runs_notice(mine):
     st.info(notice)
-runs = [n for n in visible_runs() if (RUNS_DIR / n / "metrics.jsonl").exists()]
+runs = [n for n in mine if (RUNS_DIR / n / "metrics.jsonl").exists()]
 if not runs:
     st.info("You have not trained a model here yet.")
     st.stop()

@@ -13,9 +13,10 @@ your words one after another; the **Transformers** look at all of them at once t
 Heatmaps show which input words each model looked at while writing each output word.
 """)
 
-if notice := missing_runs_notice(visible_runs()):
+mine = visible_runs()
+if notice := missing_runs_notice(mine):
     st.info(notice)
-entries = list_models(visible_runs())  # the shipped models, and this visitor's own (or linked) trainings
+entries = list_models(mine)  # the shipped models, and this visitor's own (or linked) trainings
 if not entries:
     st.warning("No trained models found. Train one with `python -m engine train-all` or on the Training page.")
     st.stop()
