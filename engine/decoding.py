@@ -72,10 +72,12 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, length_penalty
         logp = logits.float().log_softmax(-1)
         if t < min_length:
             logp[:, EOS_ID] = float("-inf")
-        vocab = logp.shape[-1]
-        candidates = (scores.view(-1, 1) + logp).view(batch, beam * vocab)  # [B, beam*V]
-        top_scores, top_ids = candidates.topk(2 * beam, dim=1)  # [B, 2*beam]
-        origin, token = top_ids // vocab, top_ids % vocab
+        # a sentence's 2*beam best continuations are among its rows' own 2*beam best: rank those, not beam x V
+        per_row = min(2 * beam, logp.shape[-1])
+        row_logp, row_token = logp.topk(per_row, dim=1)  # [B*beam, per_row]
+        candidates = (scores.view(-1, 1) + row_logp).view(batch, beam * per_row)  # [B, beam*per_row]
+        top_scores, top_ids = candidates.topk(min(2 * beam, beam * per_row), dim=1)  # [B, 2*beam]
+        origin, token = top_ids // per_row, row_token.view(batch, -1).gather(1, top_ids)
         next_scores = [[float("-inf")] * beam for _ in range(batch)]
         next_origin = [[b * beam] * beam for b in range(batch)]  # rows of finished sentences stay put
         next_token = [[PAD_ID] * beam for _ in range(batch)]
@@ -84,7 +86,7 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, length_penalty
             if done[b]:
                 continue
             kept = 0
-            for rank in range(2 * beam):
+            for rank in range(len(top_list[b])):
                 score, o, tok = top_list[b][rank], origin_list[b][rank], token_list[b][rank]
                 if score == float("-inf"):
                     break

@@ -72,6 +72,24 @@ class Seq2Seq(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
+class TransposedWeights:
+    """Contiguous transposed copies of weight matrices, for decoding: at batch 1 on CPU, x @ W with W stored [in, out]
+    is faster than F.linear's x @ weight.T (greedy decoding 20-30 % faster here). A copy is made again whenever its
+    weight changes (training between evaluations); with gradients enabled, the transposed view itself."""
+
+    def __init__(self):
+        self._copies = {}  # id(weight) -> (what the copy was made from, copy)
+
+    def __call__(self, weight: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            return weight.t()
+        made_from = (weight.data_ptr(), None if weight.is_inference() else weight._version, weight.dtype, weight.device)
+        found = self._copies.get(id(weight))
+        if found is None or found[0] != made_from:
+            found = self._copies[id(weight)] = (made_from, weight.detach().t().contiguous())
+        return found[1]
+
+
 def source_mask(src: torch.Tensor) -> torch.Tensor:
     """[B, S] True on real tokens, False on padding."""
     return src != PAD_ID

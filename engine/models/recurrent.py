@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..tokenizer import PAD_ID
-from .base import Seq2Seq, source_mask
+from .base import Seq2Seq, TransposedWeights, source_mask
 
 CELLS = ("rnn-tanh", "rnn-relu", "lstm", "gru")
 ATTENTIONS = ("none", "bahdanau", "luong")
@@ -132,6 +131,7 @@ class RecurrentSeq2Seq(Seq2Seq):
             self.attn = AdditiveAttention(h)
             self.combine = nn.Linear(2 * h + cfg.emb_dim, h, bias=False)
         self.out = nn.Linear(h, cfg.emb_dim)  # then tied to the embedding matrix
+        self.transposed = TransposedWeights()  # the output embedding, for decoding
 
     # ---- encoder
     def encode(self, src):
@@ -171,7 +171,7 @@ class RecurrentSeq2Seq(Seq2Seq):
         return hidden.transpose(0, 1)
 
     def _logits(self, x):
-        return F.linear(self.out(self.drop(x)), self.embed.weight)
+        return self.out(self.drop(x)) @ self.transposed(self.embed.weight)  # [..., V] with the tied embedding
 
     def _run(self, tgt_in, state, enc):
         """Decoder over tgt_in [B, T] from `state`: (logits, new state, attention [B, T, S] or None)."""

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..tokenizer import PAD_ID
-from .base import Seq2Seq, source_mask
+from .base import Seq2Seq, TransposedWeights, source_mask
 
 POSITIONALS = ("sinusoidal", "learned", "none")
 
@@ -64,9 +64,8 @@ class PositionalEncoding(nn.Module):
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
         if self.kind == "none":
             return x
-        positions = torch.arange(offset, offset + x.shape[1], device=x.device)
-        table = self.table(positions) if self.kind == "learned" else self.table[positions]
-        return x + table
+        table = self.table.weight if self.kind == "learned" else self.table  # [max_len, D]
+        return x + table[offset : offset + x.shape[1]]
 
 
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -102,14 +101,11 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, x, mask=None, past=None, causal=False, need_weights=False):
-        """x [B, T, D]; past: (k, v) [B, h, P, d] of earlier steps or None.
-        Returns (output [B, T, D], weights or None, (k, v) [B, h, P+T, d])."""
+    def forward(self, x, mask=None, causal=False, need_weights=False):
+        """x [B, T, D] -> (output [B, T, D], weights or None)."""
         q, k, v = (split_heads(t, self.heads) for t in self.qkv(x).chunk(3, -1))  # each [B, h, T, d]
-        if past is not None:
-            k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
         y, weights = attend(q, k, v, mask, self.dropout if self.training else 0.0, need_weights, causal)
-        return self.out(merge_heads(y)), weights, (k, v)
+        return self.out(merge_heads(y)), weights
 
 
 class CrossAttention(nn.Module):
@@ -155,13 +151,35 @@ class EncoderLayer(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x, mask, need_weights=False):  # x [B, S, D]
-        y, weights, _ = self.attn(self.norm1(x), mask, need_weights=need_weights)
+        y, weights = self.attn(self.norm1(x), mask, need_weights=need_weights)
         x = x + self.drop(y)
         return x + self.drop(self.ffn(self.norm2(x))), weights
 
 
+STEP_LINEARS = {"qkv": "self_attn.qkv", "self_out": "self_attn.out", "q": "cross_attn.q", "cross_out": "cross_attn.out",
+                "up": "ffn.up", "down": "ffn.down"}  # a decoder layer's Linear layers, by their names in StepWeights
+
+
+class StepWeights:
+    """The decoder's Linear weights as [in, out] matrices with their biases, and the output embedding as [D, V], for
+    incremental decoding (see `TransposedWeights`); gathered once per decoding call. An object, not a dict, so that
+    beam search's row selection passes it by."""
+
+    def __init__(self, model: TransformerSeq2Seq):
+        transposed = model.transposed
+        self.layers = [{name: (transposed(layer.get_submodule(path).weight), layer.get_submodule(path).bias)
+                        for name, path in STEP_LINEARS.items()} for layer in model.decoder_layers]
+        self.output = transposed(model.embed.weight)  # [D, V]
+
+
+def affine(x: torch.Tensor, weight_bias) -> torch.Tensor:
+    """x [B, in] @ W [in, out] + b -> [B, out]."""
+    weight, bias = weight_bias
+    return torch.addmm(bias, x, weight)
+
+
 class DecoderLayer(nn.Module):
-    """Pre-norm causal self-attention, cross-attention and feed-forward, with a key/value cache."""
+    """Pre-norm causal self-attention, cross-attention and feed-forward, each around a residual connection."""
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(cfg.d_model) for _ in range(3))
@@ -170,18 +188,29 @@ class DecoderLayer(nn.Module):
         self.ffn = FeedForward(cfg.d_model, cfg.ffn, cfg.activation_dropout)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, cache, self_mask, src_mask, need_weights=False):
-        """x [B, T, D]; cache: {"k", "v"} of earlier steps (if any) and {"ck", "cv"} of the source.
-        self_mask: "causal" (a whole target at once), None (one new token), or an explicit mask."""
-        causal = isinstance(self_mask, str)
-        past = (cache["k"], cache["v"]) if "k" in cache else None
-        y, self_weights, (k, v) = self.self_attn(self.norm1(x), None if causal else self_mask, past, causal,
-                                                 need_weights)
+    def forward(self, x, memory_kv, src_mask, need_weights=False):
+        """A whole target at once: x [B, T, D]; memory_kv: cross-attention keys and values [B, h, S, d]."""
+        y, self_weights = self.self_attn(self.norm1(x), causal=True, need_weights=need_weights)
         x = x + self.drop(y)
-        y, cross_weights = self.cross_attn(self.norm2(x), cache["ck"], cache["cv"], src_mask, need_weights)
+        y, cross_weights = self.cross_attn(self.norm2(x), *memory_kv, src_mask, need_weights)
         x = x + self.drop(y)
-        x = x + self.drop(self.ffn(self.norm3(x)))
-        return x, {**cache, "k": k, "v": v}, (self_weights, cross_weights)
+        return x + self.drop(self.ffn(self.norm3(x))), (self_weights, cross_weights)
+
+    def step(self, x, w: dict, cache, t: int, memory_kv, src_mask):
+        """The same computation for one new position t per row (inference: no dropout), against the keys and values
+        of earlier positions. x [B, D]; w: this layer's `StepWeights`; cache [2, B, h, capacity, d]: keys and values,
+        this position's written in place at t."""
+        b, h = x.shape[0], self.self_attn.heads
+        qkv = affine(self.norm1(x), w["qkv"]).view(b, 3, h, 1, -1)  # q, k, v: [B, 3, h, 1, d]
+        cache[:, :, :, t : t + 1] = qkv[:, 1:].transpose(0, 1)
+        keys, values = cache[:, :, :, : t + 1]  # [B, h, t+1, d] each
+        y = F.scaled_dot_product_attention(qkv[:, 0], keys, values)  # [B, h, 1, d]
+        x = x + affine(y.view(b, -1), w["self_out"])
+        q = affine(self.norm2(x), w["q"]).view(b, h, 1, -1)  # [B, h, 1, d]
+        y = F.scaled_dot_product_attention(q, *memory_kv, attn_mask=src_mask)  # [B, h, 1, d]
+        x = x + affine(y.view(b, -1), w["cross_out"])
+        hidden = torch.relu(affine(self.norm3(x), w["up"]))  # [B, ffn]
+        return x + affine(hidden, w["down"])  # [B, D]
 
 
 def subsequent_mask(size: int, device=None) -> torch.Tensor:
@@ -214,7 +243,7 @@ class TransformerSeq2Seq(Seq2Seq):
         self.encoder_layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.encoder_layers))
         self.decoder_layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
         self.encoder_norm, self.decoder_norm = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
-        self._output_cache = None  # (weight identity, transposed embedding) for inference
+        self.transposed = TransposedWeights()  # for decoding
 
     def _embed(self, tokens, offset=0):
         return self.drop(self.position(self.embed(tokens) * math.sqrt(self.cfg.d_model), offset))
@@ -233,49 +262,48 @@ class TransformerSeq2Seq(Seq2Seq):
         return {"src_mask": src_mask, "memory": self.encoder_norm(x)}  # memory [B, S, D]
 
     def init_state(self, enc):
-        caches = [dict(zip(("ck", "cv"), layer.cross_attn.keys_values(enc["memory"]))) for layer in self.decoder_layers]
-        return {"caches": caches, "length": torch.zeros(enc["memory"].shape[0], dtype=torch.long),
-                "key_mask": self.key_mask(enc["src_mask"])}  # decided once per sentence batch, not per step
-
-    def _run(self, tgt_in, state, enc, need_weights=False):
-        """Decoder over tgt_in [B, T] after `state`'s earlier tokens: (logits [B, T, V], new state, per layer
-        (self-attention, cross-attention) weights or Nones)."""
-        offset = int(state["length"][0]) if state["length"].numel() else 0
-        t = tgt_in.shape[1]
-        if t == 1:
-            self_mask = None  # one new token may see every earlier one
-        elif offset == 0:
-            self_mask = "causal"
-        else:
-            self_mask = subsequent_mask(offset + t, tgt_in.device)[offset:]
-        x, caches, weights = self._embed(tgt_in, offset), [], []
-        for layer, cache in zip(self.decoder_layers, state["caches"]):
-            x, cache, w = layer(x, cache, self_mask, state["key_mask"], need_weights)
-            caches.append(cache)
-            weights.append(w)
-        logits = self.output_logits(self.decoder_norm(x))
-        return logits, {**state, "caches": caches, "length": state["length"] + t}, weights
-
-    def output_logits(self, h: torch.Tensor) -> torch.Tensor:
-        """Scores over the vocabulary with the tied embedding. Without gradients, multiply by a cached transposed
-        copy: at batch 1 that reads the 8000 x 256 matrix in its fast layout (decode steps ~30 % faster here)."""
-        weight = self.embed.weight
-        if torch.is_grad_enabled():
-            return F.linear(h, weight)
-        key = (weight.data_ptr(), None if weight.is_inference() else weight._version, weight.dtype, weight.device)
-        cached = self._output_cache
-        if cached is None or cached[0] != key:
-            cached = self._output_cache = (key, weight.detach().t().contiguous())
-        return h @ cached[1]
-
-    def decode(self, tgt_in, enc):
-        return self._run(tgt_in, self.init_state(enc), enc)[0]
+        """Cross-attention keys/values of the source (computed once per layer), and one buffer for the keys and values
+        of the tokens written so far: [layers, 2, B, h, capacity, d], grown by doubling."""
+        memory, d = enc["memory"], self.cfg.d_model // self.cfg.heads
+        cache = memory.new_empty((len(self.decoder_layers), 2, memory.shape[0], self.cfg.heads, 32, d))
+        return {"memory_kv": [layer.cross_attn.keys_values(memory) for layer in self.decoder_layers], "cache": cache,
+                "spare": None, "length": 0, "key_mask": self.key_mask(enc["src_mask"]), "weights": StepWeights(self)}
 
     def step(self, prev, state, enc):
-        logits, state, _ = self._run(prev.unsqueeze(1), state, enc)
-        return logits[:, 0], state
+        """Writes this step's keys and values into the state's buffer: step from a given state once."""
+        t, cache, spare = state["length"], state["cache"], state["spare"]
+        if t == cache.shape[4]:  # full: double it
+            cache, spare = torch.cat([cache, torch.empty_like(cache)], 4), None
+        weights = state["weights"]
+        x = self._embed(prev.unsqueeze(1), t)[:, 0]  # [B, D]
+        for layer, w, layer_cache, memory_kv in zip(self.decoder_layers, weights.layers, cache, state["memory_kv"]):
+            x = layer.step(x, w, layer_cache, t, memory_kv, state["key_mask"])
+        logits = self.decoder_norm(x) @ weights.output  # [B, V]
+        return logits, {**state, "cache": cache, "spare": spare, "length": t + 1}
+
+    def select(self, state, index):
+        """Beam reordering of the written positions, copied into a spare buffer that the next call reuses (so a step
+        allocates nothing). The source side stays: beam search moves rows only among one sentence's beams, which share
+        their source (it never reorders `enc` either)."""
+        t, cache, spare = state["length"], state["cache"], state["spare"]
+        shape = (*cache.shape[:2], len(index), *cache.shape[3:])
+        if spare is None or spare.shape != shape:
+            spare = cache.new_empty(shape)
+        torch.index_select(cache[..., :t, :], 2, index, out=spare[..., :t, :])  # [layers, 2, B', h, t, d]
+        return {**state, "cache": spare, "spare": cache}
+
+    def _decoder(self, tgt_in, enc, need_weights=False):
+        """Teacher-forced decoder over tgt_in [B, T]: (logits [B, T, V], per layer (self, cross) attention weights)."""
+        x, mask, weights = self._embed(tgt_in), self.key_mask(enc["src_mask"]), []
+        for layer in self.decoder_layers:
+            x, w = layer(x, layer.cross_attn.keys_values(enc["memory"]), mask, need_weights)
+            weights.append(w)
+        return F.linear(self.decoder_norm(x), self.embed.weight), weights
+
+    def decode(self, tgt_in, enc):
+        return self._decoder(tgt_in, enc)[0]
 
     def cross_attention(self, src, tgt_in):
         enc = self.encode(src)
-        _, _, weights = self._run(tgt_in, self.init_state(enc), enc, need_weights=True)
+        weights = self._decoder(tgt_in, enc, need_weights=True)[1]
         return torch.stack([cross for _, cross in weights]).transpose(1, 2)  # [L, B, h, T, S] -> [L, h, B, T, S]
