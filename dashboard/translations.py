@@ -8,6 +8,9 @@ import numpy as np
 from engine import corpora
 from engine.decoding import SERVING_LENGTH_PENALTY
 from engine.lab import shuffle_words
+from engine.serving import MicroBatcher
+
+BATCHER = MicroBatcher()  # one per server process: every session's requests for a model are decoded together
 
 
 def examples(corpus: str, direction: str) -> list[str]:
@@ -32,13 +35,13 @@ def inputs_for(sentence: str, shuffle: bool) -> dict[str, str]:
 
 
 def translate_everything(translators: dict, inputs: dict[str, str], beam: int) -> dict:
-    """Every model on every input: {"inputs", "rows" (a table), "results" ((model, input) -> Translation),
-    "parameters" (model -> count)}."""
+    """Every model on every input, each decoded in a batch with other visitors' concurrent requests: {"inputs",
+    "rows" (a table), "results" ((model, input) -> Translation), "parameters" (model -> count)}."""
     rows, results = [], {}
     for name, translator in translators.items():
         for label, source in inputs.items():
-            result = translator.translate([source], beam=beam, length_penalty=SERVING_LENGTH_PENALTY,
-                                          with_attention=True)[0]
+            result = BATCHER.translate(translator, source, beam=beam, length_penalty=SERVING_LENGTH_PENALTY,
+                                       with_attention=True)
             results[name, label] = result
             rows.append({"model": name, "input": label, "translation": result.text, "latency_ms": round(result.ms, 1),
                          "output_tokens": len(result.tokens), "parameters": translator.model.num_parameters()})

@@ -1,0 +1,110 @@
+"""The micro-batcher: concurrent requests are decoded together, and each gets exactly its own result."""
+import threading
+import time
+
+import pytest
+
+from engine import corpora
+from engine.serving import MicroBatcher, load_test
+from engine.translate import Translator
+
+from .conftest import save_tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def translator(tmp_path_factory, tiny_tokenizer):
+    return Translator.load(save_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "gru-attn", "gru-attn",
+                                                tiny_tokenizer))
+
+
+def sentences(n):
+    return [s for s, _ in corpora.load_split("ding-en-de", "test")[:n]]
+
+
+def at_once(calls):
+    """Run the calls in threads that start together; their results (or exceptions) in order."""
+    ready, results = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(i):
+        ready.wait()
+        try:
+            results[i] = calls[i]()
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.mark.parametrize("settings", [{"beam": 1}, {"beam": 3, "length_penalty": 2.0, "with_attention": True}])
+def test_concurrent_requests_get_their_own_translations_as_if_alone(translator, settings):
+    batcher, texts = MicroBatcher(window_s=0.05), sentences(12)
+    got = at_once([lambda s=s: batcher.translate(translator, s, **settings) for s in texts])
+    alone = [translator.translate([s], **settings)[0] for s in texts]
+    assert [g.text for g in got] == [a.text for a in alone]
+    assert [g.tokens for g in got] == [a.tokens for a in alone]
+    if settings.get("with_attention"):
+        assert all(g.attention.shape == a.attention.shape for g, a in zip(got, alone))
+    assert max(batcher.batch_sizes) > 1  # they were batched
+    assert sum(size * count for size, count in batcher.batch_sizes.items()) == len(texts)
+
+
+def test_a_bad_request_fails_alone(translator):
+    batcher, texts = MicroBatcher(window_s=0.05), sentences(6)
+    requests = texts[:3] + [None] + texts[3:]  # None cannot be tokenized
+    got = at_once([lambda s=s: batcher.translate(translator, s) for s in requests])
+    assert isinstance(got[3], Exception)
+    ok = got[:3] + got[4:]
+    assert [g.text for g in ok] == [translator.translate([s])[0].text for s in texts]
+
+
+class SlowStub:
+    """Stands in for a translator: records the batches it gets, and takes `seconds` per batch."""
+
+    def __init__(self, seconds):
+        self.seconds, self.batches = seconds, []
+
+    def translate(self, sentences, batch_size=32, **settings):
+        self.batches.append(list(sentences))
+        time.sleep(self.seconds)
+        return [f"{s}!" for s in sentences]
+
+
+def test_requests_arriving_while_a_model_is_busy_form_its_next_batch():
+    batcher, model = MicroBatcher(window_s=0.0), SlowStub(0.3)
+    first = threading.Thread(target=batcher.translate, args=(model, "first"))
+    first.start()
+    time.sleep(0.1)  # the first batch is being decoded
+    got = at_once([lambda i=i: batcher.translate(model, f"s{i}") for i in range(5)])
+    first.join()
+    assert got == [f"s{i}!" for i in range(5)]
+    assert model.batches[0] == ["first"] and sorted(model.batches[1]) == [f"s{i}" for i in range(5)]
+
+
+def test_a_slow_model_does_not_hold_up_another():
+    batcher, slow, fast = MicroBatcher(window_s=0.0), SlowStub(1.0), SlowStub(0.0)
+    slow_thread = threading.Thread(target=batcher.translate, args=(slow, "slow"))
+    slow_thread.start()
+    time.sleep(0.1)
+    start = time.perf_counter()
+    assert batcher.translate(fast, "quick") == "quick!"
+    assert time.perf_counter() - start < 0.5 and slow_thread.is_alive()
+    slow_thread.join()
+
+
+def test_different_settings_are_never_mixed_in_one_batch():
+    batcher, model = MicroBatcher(window_s=0.05), SlowStub(0.0)
+    at_once([lambda i=i: batcher.translate(model, f"s{i}", beam=1 + i % 2) for i in range(6)])
+    assert sorted(sorted(b) for b in model.batches) == [["s0", "s2", "s4"], ["s1", "s3", "s5"]]
+
+
+def test_the_load_generator_reports_latency_and_matches_lone_users(translator):
+    texts = sentences(4)
+    report = load_test({"a": translator}, texts, sessions=8)
+    assert report["sessions"] == 8 and report["p95_s"] >= report["p50_s"] > 0
+    lone = {s: translator.translate([s])[0].text for s in texts}
+    assert all(o["texts"]["a"] == lone[o["sentence"]] for o in report["outputs"])
