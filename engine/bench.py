@@ -1,7 +1,8 @@
-"""Benchmarks: training throughput, decode latency, memory and matmul utilisation, per architecture.
+"""Benchmarks: training throughput, decode latency, memory and matmul utilisation per architecture; many visitors.
 
 `python -m engine bench [--quick] [--out results/bench-<machine>.json]` measures every figure as the best of
-several repeats after a warm-up (timings on a shared CPU vary up to 2x) and records the machine. Each training
+several repeats after a warm-up (timings on a shared CPU vary up to 2x) and records the machine; the serving curve
+(visitors waiting on each other) is one run per point. Each training
 configuration runs in a fresh process (so its peak memory is its own); decoding is compared with transformers'
 `generate` and with CTranslate2 (in its own process, as its thread pool fights torch's) on the same Marian model.
 """
@@ -231,6 +232,31 @@ def ctranslate2_latency(marian_dir: Path, jobs: list[tuple[int, int, int]], thre
     return rows
 
 
+# ---------------------------------------------------------------- many visitors
+def serving_curve(sessions: tuple[int, ...] = (1, 5, 10, 20, 30)) -> list[dict]:
+    """The Translate page's work for N visitors who press Translate together, each with their own sentence, through
+    every shipped model (greedy, with attention, as the page asks): with the micro-batcher and without. A row per
+    (N, batched) with latency percentiles per visitor and throughput; `outputs_identical` says whether the batched
+    translations equal those of each visitor alone."""
+    from .corpora import load_split
+    from .decoding import SERVING_LENGTH_PENALTY
+    from .paths import CHECKPOINTS_DIR, SHIPPED
+    from .serving import load_test
+    from .translate import Translator
+
+    translators = {name: Translator.load(CHECKPOINTS_DIR / name) for name in SHIPPED}
+    sentences = sorted({s for s, _ in load_split("ding-en-de", "test") if 20 < len(s) < 90}, key=len)[::7][:30]
+    settings = {"beam": 1, "length_penalty": SERVING_LENGTH_PENALTY, "with_attention": True}
+    alone = {s: load_test(translators, [s], 1, batched=False, **settings)["outputs"][0]["texts"] for s in sentences}
+    rows = []
+    for n in sessions:
+        for batched in (False, True):
+            row = load_test(translators, sentences, n, batched, **settings)
+            same = all(o["texts"] == alone[o["sentence"]] for o in row.pop("outputs"))
+            rows.append({**row, "outputs_identical": same})
+    return rows
+
+
 # ---------------------------------------------------------------- the suite
 def run_suite(quick: bool = False, progress: Callable[[float, str], None] | None = None) -> dict:
     """Everything the Speed page shows, measured in one run on this machine."""
@@ -245,8 +271,9 @@ def run_suite(quick: bool = False, progress: Callable[[float, str], None] | None
     jobs += [("decode", a, job, all_threads) for a in decoders for job in decode_jobs]
     jobs += [("generate", "hf-marian", job, all_threads) for job in decode_jobs]
     jobs += [("ctranslate2", "hf-marian", None, all_threads)]
+    jobs += [("serving", "shipped", (1, 10, 20) if quick else (1, 5, 10, 20, 30), all_threads)]
     result = {"machine": machine(), "quick": quick, "repeats": repeats, "vocab": VOCAB, "batch": BATCH,
-              "matmul_gflops": {}, "training": [], "decoding": [], "threads": []}
+              "matmul_gflops": {}, "training": [], "decoding": [], "threads": [], "serving": []}
     for threads in sorted({1, all_threads}):
         with num_threads(threads):
             result["matmul_gflops"][f"fp32_{threads}_threads"] = round(matmul_ceiling(torch.float32), 1)
@@ -268,8 +295,10 @@ def run_suite(quick: bool = False, progress: Callable[[float, str], None] | None
             elif kind == "generate":
                 batch, beam, steps = job
                 result["decoding"].append(generate_latency(marian, steps, batch, beam, repeats=repeats))
-            else:
+            elif kind == "ctranslate2":
                 result["decoding"] += ctranslate2_latency(Path(tmp) / "marian", decode_jobs, all_threads, repeats)
+            else:
+                result["serving"] = serving_curve(job)
     result["threads"] += [{**r, "threads": all_threads} for r in result["training"] if r["length"] == 32]
     result["ratios"] = ratios(result)
     if progress:

@@ -1,4 +1,4 @@
-"""Command line: `python -m engine {data,train,train-all,eval,translate,export,bench,report} --help`."""
+"""Command line: `python -m engine {data,train,train-all,eval,translate,export,bench,serve-load,report} --help`."""
 from __future__ import annotations
 
 import argparse
@@ -257,7 +257,22 @@ def cmd_bench(args) -> None:
               f"{row['steps']:>3} tokens: {row['ms']:>7.1f} ms/sentence")
     for name, value in result["ratios"].items():
         print(f"ratio  {name}: {value}")
+    print_serving(result["serving"])
     print(f"saved {out}")
+
+
+def print_serving(rows: list[dict]) -> None:
+    for row in rows:
+        print(f"serve  {row['sessions']:>2} visitors x {row['models']} models, "
+              f"{'batched' if row['batched'] else 'one by one'}: p50 {row['p50_s']:.2f} s, p95 {row['p95_s']:.2f} s, "
+              f"{row['sentences_per_s']:.1f} sentences/s, same outputs as alone: {row['outputs_identical']}")
+
+
+def cmd_serve_load(args) -> None:
+    """`serve-load`: the server-side load generator alone (the bench's serving curve), printed."""
+    from .bench import serving_curve
+
+    print_serving(serving_curve(tuple(args.sessions)))
 
 
 # ---------------------------------------------------------------- parser
@@ -356,6 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="fewer lengths and repeats (a few minutes)")
     p.add_argument("--out", help="output JSON path")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("serve-load", help="N visitors translating at once through every shipped model, batched and "
+                                          "not: latency per visitor (no browser)")
+    p.add_argument("--sessions", type=int, nargs="+", default=[1, 5, 10, 20, 30])
+    p.set_defaults(func=cmd_serve_load)
 
     p = sub.add_parser("report", help="markdown table of checkpoints/*/eval.json")
     p.add_argument("--dir", default=str(CHECKPOINTS_DIR))

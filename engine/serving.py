@@ -36,9 +36,10 @@ class Request:
 class MicroBatcher:
     """Batches concurrent `translate` calls per (translator, decoding settings); thread-safe.
 
-    The first request for an idle translator leads: it waits `window_s` for others, decodes the waiting requests (up to
-    `max_batch`) as one batch, hands each its result, and passes the lead to the first request still waiting, whose
-    thread then decodes the next batch. So every thread works only on batches that include its own request.
+    The first request for an idle translator leads: it waits `window_s` for others (only if the translator had other
+    requests within the last second: a lone visitor never waits), decodes the waiting requests (up to `max_batch`) as
+    one batch, hands each its result, and passes the lead to the first request still waiting, whose thread then decodes
+    the next batch (the requests that arrived meanwhile). So every thread works only on a batch with its own request.
     """
 
     def __init__(self, window_s: float = WINDOW_S, max_batch: int = MAX_BATCH):
@@ -46,6 +47,7 @@ class MicroBatcher:
         self._lock = threading.Lock()
         self._waiting: dict[tuple, list[Request]] = {}  # per queue key, requests not yet in a batch
         self._busy: set[tuple] = set()  # queue keys with a batch being decoded (or about to be)
+        self._last_arrival: dict[tuple, float] = {}  # per queue key, when its latest request came
         self.batch_sizes: Counter[int] = Counter()  # how many batches of each size were decoded
 
     def translate(self, translator: Translator, sentence: str, **settings) -> Translation:
@@ -53,11 +55,18 @@ class MicroBatcher:
         key = (id(translator), tuple(sorted(settings.items())))
         request = Request(sentence)
         with self._lock:
+            now = time.monotonic()
+            company_likely = now - self._last_arrival.get(key, float("-inf")) < 1.0
+            if len(self._last_arrival) > 1000:  # forget translators long gone
+                self._last_arrival = {k: t for k, t in self._last_arrival.items() if now - t < 1.0}
+            self._last_arrival[key] = now
             self._waiting.setdefault(key, []).append(request)
             request.leads = key not in self._busy
             self._busy.add(key)
-        if not request.leads:
-            request.woken.wait()
+        if request.leads and company_likely:
+            time.sleep(self.window_s)
+        elif not request.leads:
+            request.woken.wait()  # for a result, or to lead the next batch (no window: it queued meanwhile)
         if request.leads:
             self._decode_next_batch(key, translator, settings)
         if request.error is not None:
@@ -65,7 +74,6 @@ class MicroBatcher:
         return request.result
 
     def _decode_next_batch(self, key: tuple, translator: Translator, settings: dict) -> None:
-        time.sleep(self.window_s)
         with self._lock:
             waiting = self._waiting[key]
             batch, self._waiting[key] = waiting[: self.max_batch], waiting[self.max_batch :]

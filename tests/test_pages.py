@@ -170,9 +170,15 @@ def test_speed_page_shows_the_shipped_benchmark_against_generate_and_ctranslate2
     tables = [d.value for d in at.dataframe]
     ratios = next(t for t in tables if "ratio" in t.columns)
     assert "decode_greedy_b1_24_transformer_over_generate" in set(ratios["ratio"])
-    engines = set(next(t for t in tables if "engine" in t.columns)["engine"])
-    assert {"engine", "transformers generate", "ctranslate2 fp32"} <= engines
+    charts = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)["data"]
+              for c in at.get("plotly_chart")}
+    decoders = charts["Writing 24 tokens (greedy, one sentence): three decoders, one model size"][0]["x"]
+    assert {"engine", "transformers generate", "ctranslate2 fp32"} <= set(decoders)
     assert any(m.value.startswith("**Matmul ceiling") for m in at.markdown)
+    curve = charts["Slowest visitors' wait (95th percentile) against visitors at once"]
+    assert {t["name"] for t in curve} == {"batched across visitors", "one visitor after another"}
+    at.segmented_control(key="bench-search").set_value("beam5").run()
+    assert "Writing 24 tokens (beam5, one sentence): three decoders, one model size" in plotly_titles(at)
 
 
 def test_story_page_tells_each_chapter_with_evidence():

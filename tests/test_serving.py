@@ -97,9 +97,21 @@ def test_a_slow_model_does_not_hold_up_another():
 
 
 def test_different_settings_are_never_mixed_in_one_batch():
-    batcher, model = MicroBatcher(window_s=0.05), SlowStub(0.0)
-    at_once([lambda i=i: batcher.translate(model, f"s{i}", beam=1 + i % 2) for i in range(6)])
-    assert sorted(sorted(b) for b in model.batches) == [["s0", "s2", "s4"], ["s1", "s3", "s5"]]
+    batcher, model = MicroBatcher(window_s=0.05), SlowStub(0.1)
+    got = at_once([lambda i=i: batcher.translate(model, f"s{i}", beam=1 + i % 2) for i in range(10)])
+    assert got == [f"s{i}!" for i in range(10)]
+    assert max(len(b) for b in model.batches) > 1
+    assert all(len({int(s[1:]) % 2 for s in b}) == 1 for b in model.batches)  # one beam size per batch
+
+
+def test_a_lone_visitor_never_waits_for_company_but_a_busy_model_does():
+    batcher, model = MicroBatcher(window_s=0.3), SlowStub(0.0)
+    start = time.perf_counter()
+    batcher.translate(model, "alone")
+    assert time.perf_counter() - start < 0.2
+    start = time.perf_counter()
+    batcher.translate(model, "soon after")  # within a second of another request: waits for company
+    assert time.perf_counter() - start >= 0.3
 
 
 def test_the_load_generator_reports_latency_and_matches_lone_users(translator):

@@ -43,18 +43,34 @@ else:
           train_rows, "bench-training.csv", "bench-train",
           "Training speed as sentences grow; higher is faster.")
     decode_rows = bench["decoding"]
-    greedy_b1 = [r for r in decode_rows if r.get("search", "greedy") == "greedy" and r.get("batch", 1) == 1]
+    search = st.segmented_control("Decoding", ["greedy", "beam5"], default="greedy", key="bench-search",
+                                  format_func={"greedy": "greedy", "beam5": "beam search (5)"}.get) or "greedy"
+    at_b1 = [r for r in decode_rows if r.get("search", "greedy") == search and r.get("batch", 1) == 1]
     label = lambda r: f"{r['preset']} · {r.get('engine', 'engine')}"  # noqa: E731
-    chart(figures.lines(figures.grouped_series(greedy_b1, label, "steps", "ms"), "Greedy decoding latency at batch 1",
+    chart(figures.lines(figures.grouped_series(at_b1, label, "steps", "ms"), f"{search} decoding latency at batch 1",
                         "output length (tokens)", "milliseconds per sentence", mode="lines+markers"),
           decode_rows, "bench-decoding.csv", "bench-decode",
           "Time to write a translation of a given length, one sentence at a time; lower is faster.")
-    at_24 = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
-             for r in decode_rows if r["steps"] == 24]
-    if at_24 and "engine" in at_24[0]:
-        st.markdown("**24 output tokens per sentence**: our engine, transformers' `generate` and CTranslate2 on a "
-                    "model of the same size")
-        st.dataframe(at_24, hide_index=True, width="stretch")
+    at_24 = [r for r in at_b1 if r["steps"] == 24 and r.get("engine") and r["preset"] in ("transformer", "hf-marian")]
+    if at_24:
+        chart(figures.bars([r["engine"] for r in at_24], [r["ms"] for r in at_24],
+                           f"Writing 24 tokens ({search}, one sentence): three decoders, one model size",
+                           "milliseconds", x_title="decoder"),
+              at_24, "bench-decoders.csv", "bench-decoders",
+              "Our Transformer's decoder against transformers' generate and CTranslate2 (fp32 and int8) on a Marian "
+              "model of the same size; lower is faster.")
+    serving = bench.get("serving") or []
+    if serving:
+        st.markdown("**A class at once.** Every visitor presses Translate at the same moment, each with their own "
+                    f"sentence, through all {serving[0]['models']} shipped models (no browser: the server's own time).")
+        chart(figures.lines(figures.grouped_series(serving, lambda r: "batched across visitors" if r["batched"]
+                                                   else "one visitor after another", "sessions", "p95_s"),
+                            "Slowest visitors' wait (95th percentile) against visitors at once", "visitors at once",
+                            "seconds until all translations are back", mode="lines+markers"),
+              serving, "bench-serving.csv", "bench-serving",
+              "Decoding requests from many visitors together keeps the wait short as the class grows; lower is better.")
+        if not all(r["outputs_identical"] for r in serving):
+            st.warning("In this run some batched translations differed from a lone visitor's.")
     if bench.get("ratios"):
         st.markdown("**Ratios within this run** (training: higher is faster; decoding: lower is faster)")
         st.dataframe([{"ratio": k, "value": v} for k, v in bench["ratios"].items()], hide_index=True, width="stretch")
