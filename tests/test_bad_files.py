@@ -152,7 +152,7 @@ def test_the_dashboard_keeps_serving_the_other_models_when_one_file_is_bad():
         errors = " ".join(e.value for e in at.error)
         assert all(name in errors for name in broken)
         assert all("model.safetensors" in c.value for c in at.code)
-        assert at.dataframe[0].value["model"].tolist() == ["gru-attn"]
+        assert at.table[0].value["model"].tolist() == ["gru-attn"]
     finally:
         for name in broken:
             shutil.rmtree(RUNS_DIR / name, ignore_errors=True)

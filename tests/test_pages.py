@@ -20,11 +20,14 @@ def test_translate_page_shows_every_models_translation():
     translate(at, "The weather is nice today.")
     assert len(at.text) >= len(models)
     assert all(isinstance(t, str) for t in texts(at))
-    assert len(at.dataframe[0].value) == len(models)
-    # the layer/head pickers of the Transformers' heatmaps re-render without losing the translations
+    assert len(at.table[0].value) == len(models)
+    # only the open tab's heatmap is drawn; its layer/head pickers re-render without losing the translations
+    at.session_state["attention-model"] = "transformer"
+    at.run()
+    assert plotly_titles(at) == ["transformer: cross-attention (average of all layers and heads)"]
     at.selectbox(key="layer-transformer").select(2)
     at.run()
-    assert not at.exception and len(at.dataframe[0].value) == len(models)
+    assert not at.exception and len(at.table[0].value) == len(models)
 
 
 def test_the_decode_race_replays_a_recurrent_model_against_the_transformer_on_one_clock():
@@ -55,7 +58,7 @@ def test_translate_page_shuffle_toggle_adds_shuffled_rows():
     at.multiselect[0].set_value(["transformer", "transformer-nopos"])
     at.toggle[0].set_value(True)
     translate(at, "The dog bites the man.")
-    rows = at.dataframe[0].value
+    rows = at.table[0].value
     assert sorted(rows["input"].tolist()) == ["original", "original", "shuffled", "shuffled"]
 
 

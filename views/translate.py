@@ -91,11 +91,13 @@ for label, source in inputs.items():
                 st.caption(f":material/content_cut: only the first {MAX_SOURCE_TOKENS} subwords of the input were "
                            "translated")
 
-st.dataframe(rows, hide_index=True, width="stretch")
+st.table(rows)
 st.download_button("Download translations (CSV)", to_csv(rows), file_name="translations.csv", mime="text/csv")
 
 st.subheader("Where did each model look?")
-for tab, name in zip(st.tabs(names), names):
+for tab, name in zip(st.tabs(names, key="attention-model", on_change="rerun"), names):
+    if not tab.open:  # only the chosen model's heatmap is drawn: a class of 20 waits less
+        continue
     with tab:
         result = results[name, "original"]
         if result.attention is None:
