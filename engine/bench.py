@@ -241,13 +241,13 @@ def serving_curve(sessions: tuple[int, ...] = (1, 5, 10, 20, 30)) -> list[dict]:
     from .corpora import load_split
     from .decoding import SERVING_LENGTH_PENALTY
     from .paths import CHECKPOINTS_DIR, SHIPPED
-    from .serving import load_test
+    from .serving import load_test, visitor
     from .translate import Translator
 
     translators = {name: Translator.load(CHECKPOINTS_DIR / name) for name in SHIPPED}
     sentences = sorted({s for s, _ in load_split("ding-en-de", "test") if 20 < len(s) < 90}, key=len)[::7][:30]
     settings = {"beam": 1, "length_penalty": SERVING_LENGTH_PENALTY, "with_attention": True}
-    alone = {s: load_test(translators, [s], 1, batched=False, **settings)["outputs"][0]["texts"] for s in sentences}
+    alone = {s: visitor(translators, s, None, **settings)["texts"] for s in sentences}
     rows = []
     for n in sessions:
         for batched in (False, True):

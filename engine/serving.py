@@ -115,13 +115,9 @@ def attempt(translator: Translator, sentence: str, settings: dict) -> Translatio
 
 
 # ---------------------------------------------------------------- load generator
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) by linear interpolation."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+def percentile(values: list[float], q: int) -> float:
+    """The q-th percentile (1-99), interpolated between the values."""
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def visitor(translators: dict[str, Translator], sentence: str, batcher: MicroBatcher | None, **settings) -> dict:

@@ -7,7 +7,6 @@ STALL_BOUND, and that a second training is turned down politely. Figures go to t
 import asyncio
 import json
 import shutil
-import statistics
 import time
 import uuid
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from dashboard.models import RUNS_DIR, list_models, model_meta
 from engine import corpora
+from engine.serving import percentile
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, require_browser, streamlit_server
 
 require_browser()
@@ -34,10 +34,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def summary(spans: list[tuple[float, float]], wall: float) -> dict:
