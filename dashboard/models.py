@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.jobs import MAX_RUNS, MAX_RUNS_MB, NAME_PATTERN, evicted_names
-from engine import metrics_log
+from engine import metrics_log, quantization
 from engine.checkpoint import CheckpointError, read_json
 from engine.hf_interop import is_transformers_dir
 from engine.hf_interop import load_translator as open_translator
@@ -80,25 +80,51 @@ def transformers_dirs() -> list[Path]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _load(path: str, mtime: float) -> Translator:
-    return open_translator(Path(path))
+def _load(path: str, mtime: float, int8: bool) -> Translator:
+    return Translator.load(Path(path), int8=True) if int8 else open_translator(Path(path))
 
 
-def load_translator(entry: ModelEntry) -> Translator:
-    """The process-wide translator of a checkpoint (reloaded when its files change). Never mutate it."""
+def _weights_mtime(entry: ModelEntry) -> float:
     weights = [entry.path / "config.json", entry.path / "model.safetensors"]
-    return _load(str(entry.path), max((f.stat().st_mtime for f in weights if f.is_file()), default=0.0))
+    return max((f.stat().st_mtime for f in weights if f.is_file()), default=0.0)
 
 
-def load_translators(entries: list[ModelEntry]) -> tuple[dict[str, Translator], dict[str, str]]:
-    """(name -> translator, name -> error message) so one broken file never hides the other models."""
+def load_translator(entry: ModelEntry, int8: bool = False) -> Translator:
+    """The process-wide translator of a checkpoint (reloaded when its files change), with its output layer in int8
+    if asked. Never mutate it."""
+    return _load(str(entry.path), _weights_mtime(entry), int8)
+
+
+def load_translators(entries: list[ModelEntry], int8: Iterable[str] = ()) -> tuple[dict[str, Translator],
+                                                                                    dict[str, str]]:
+    """(name -> translator, name -> error message) so one broken file never hides the other models; the models
+    named in `int8` get the int8 output layer."""
     loaded, errors = {}, {}
     for entry in entries:
         try:
-            loaded[entry.name] = load_translator(entry)
+            loaded[entry.name] = load_translator(entry, entry.name in int8)
         except (CheckpointError, OSError) as exc:
             errors[entry.name] = str(exc)
     return loaded, errors
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _int8_passed(check_file: str, mtime: float, checkpoints: tuple[tuple[str, str, float], ...]) -> set[str]:
+    try:
+        check = json.loads(Path(check_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return quantization.passed_checkpoints(check, {name: Path(path) for name, path, _ in checkpoints})
+
+
+def int8_offered(entries: list[ModelEntry]) -> set[str]:
+    """Names of the engine checkpoints among `entries` whose present weights passed `python -m engine int8-check`
+    (results/int8-check.json): the int8 output layer is offered for these only."""
+    if not quantization.CHECK_FILE.is_file():
+        return set()
+    checkpoints = tuple((e.name, str(e.path), _weights_mtime(e)) for e in entries if not e.transformers)
+    check_file = quantization.CHECK_FILE
+    return _int8_passed(str(check_file), check_file.stat().st_mtime, checkpoints)
 
 
 def _config(entry: ModelEntry) -> dict:

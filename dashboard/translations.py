@@ -36,7 +36,8 @@ def inputs_for(sentence: str, shuffle: bool) -> dict[str, str]:
 
 def translate_everything(translators: dict, inputs: dict[str, str], beam: int) -> dict:
     """Every model on every input, each decoded in a batch with other visitors' concurrent requests: {"inputs",
-    "rows" (a table), "results" ((model, input) -> Translation), "parameters" (model -> count)}."""
+    "rows" (a table), "results" ((model, input) -> Translation), "parameters" (model -> count), "int8" (the models
+    that ran with an int8 output layer)}."""
     rows, results = [], {}
     for name, translator in translators.items():
         for label, source in inputs.items():
@@ -46,7 +47,8 @@ def translate_everything(translators: dict, inputs: dict[str, str], beam: int) -
             rows.append({"model": name, "input": label, "translation": result.text, "latency_ms": round(result.ms, 1),
                          "output_tokens": len(result.tokens), "parameters": translator.model.num_parameters()})
     return {"inputs": inputs, "rows": rows, "results": results,
-            "parameters": {n: t.model.num_parameters() for n, t in translators.items()}}
+            "parameters": {n: t.model.num_parameters() for n, t in translators.items()},
+            "int8": [n for n, t in translators.items() if t.int8]}
 
 
 def attention_view(attention: np.ndarray, layer="average", head="average") -> tuple[np.ndarray, str]:

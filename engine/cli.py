@@ -232,6 +232,25 @@ def cmd_report(args) -> None:
           f"length penalty {first['decoding']['length_penalty']}.")
 
 
+def cmd_int8_check(args) -> None:
+    """`int8-check`: test chrF/BLEU with the int8 output layer against fp32 -> results/int8-check.json (the dashboard
+    offers int8 for the checkpoints that passed)."""
+    from .bench import machine
+    from .quantization import CHECK_FILE, MAX_DROP, check_checkpoint
+
+    out = Path(args.out) if args.out else CHECK_FILE
+    report = {"command": command_line(), "machine": machine(), "split": "test", "max_drop": MAX_DROP,
+              "decoding": {"beam": args.beam, "length_penalty": args.length_penalty}, "models": {}}
+    for name in args.checkpoints or SHIPPED:
+        path = CHECKPOINTS_DIR / name if "/" not in name else Path(name)
+        row = report["models"][path.name] = check_checkpoint(path, args.corpora, args.beam, args.length_penalty)
+        for corpus, c in row["corpora"].items():
+            print(f"{path.name} {corpus} test: chrF {c['fp32']['chrf']} -> {c['int8']['chrf']}, BLEU "
+                  f"{c['fp32']['bleu']} -> {c['int8']['bleu']}, {c['outputs_changed']} of {c['sentences']} outputs "
+                  f"changed: {'passed' if c['passed'] else 'not offered'}", flush=True)
+        atomic_write_json(out, report)
+
+
 def cmd_bench(args) -> None:
     """`bench`: the speed suite, saved as results/bench-<machine>.json."""
     from tqdm import tqdm
@@ -376,6 +395,15 @@ def build_parser() -> argparse.ArgumentParser:
                                           "not: latency per visitor (no browser)")
     p.add_argument("--sessions", type=int, nargs="+", default=[1, 5, 10, 20, 30])
     p.set_defaults(func=cmd_serve_load)
+
+    p = sub.add_parser("int8-check", help="test chrF/BLEU with an int8 output layer vs fp32 -> "
+                                          "results/int8-check.json (int8 is offered where both fall < 0.3)")
+    p.add_argument("checkpoints", nargs="*", help="names under checkpoints/ or paths (default: the shipped set)")
+    p.add_argument("--corpora", nargs="+", default=["ding-en-de", "bible-en-de"])
+    p.add_argument("--beam", type=int, default=5)
+    p.add_argument("--length-penalty", type=float, default=SERVING_LENGTH_PENALTY)
+    p.add_argument("--out", help="output JSON path (default: results/int8-check.json)")
+    p.set_defaults(func=cmd_int8_check)
 
     p = sub.add_parser("report", help="markdown table of checkpoints/*/eval.json")
     p.add_argument("--dir", default=str(CHECKPOINTS_DIR))

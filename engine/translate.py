@@ -72,9 +72,16 @@ class Translator:
         self.model, self.tokenizer, self.meta, self.name = model.eval(), tokenizer, meta or {}, name
 
     @classmethod
-    def load(cls, path: Path, device: str = "cpu") -> Translator:
+    def load(cls, path: Path, device: str = "cpu", int8: bool = False) -> Translator:
+        """The checkpoint at `path`; int8: its output layer in int8 (CPU only, engine/quantization.py)."""
         model, _, tokenizer, meta = load_checkpoint(path, device)
+        if int8:
+            model.use_int8_output()
         return cls(model, tokenizer, meta, name=Path(path).name)
+
+    @property
+    def int8(self) -> bool:
+        return getattr(self.model, "int8_output", None) is not None  # transformers' models have no such attribute
 
     @property
     def device(self):

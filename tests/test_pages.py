@@ -7,6 +7,8 @@ import pytest
 
 from dashboard import figures
 from dashboard.models import RUNS_DIR, list_models
+from engine import quantization
+from engine.paths import CHECKPOINTS_DIR
 from tests.helpers import open_page, plotly_titles, texts, translate
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")]
@@ -60,6 +62,25 @@ def test_translate_page_shuffle_toggle_adds_shuffled_rows():
     translate(at, "The dog bites the man.")
     rows = at.table[0].value
     assert sorted(rows["input"].tolist()) == ["original", "original", "shuffled", "shuffled"]
+
+
+def test_translate_page_offers_int8_only_for_models_whose_weights_passed_the_check(tmp_path, monkeypatch):
+    at = open_page("views/translate.py")
+    assert at.toggle(key="int8").disabled or quantization.CHECK_FILE.is_file()  # nothing to offer without a check
+    check = tmp_path / "int8-check.json"
+    passed = {"chrf": 0.1, "bleu": 0.0, "passed": True}
+    check.write_text(json.dumps({"models": {
+        "gru-attn": {"weights_sha256": quantization.weights_digest(CHECKPOINTS_DIR / "gru-attn"),
+                     "corpora": {"ding-en-de": passed}},
+        "transformer": {"weights_sha256": "from other weights", "corpora": {"ding-en-de": passed}}}}))
+    monkeypatch.setattr(quantization, "CHECK_FILE", check)
+    at.multiselect[0].set_value(["gru-attn", "transformer"])
+    at.run()
+    assert not at.toggle(key="int8").disabled
+    at.toggle(key="int8").set_value(True)
+    translate(at, "The dog bites the man.")
+    marked = [c.value for c in at.caption if "int8 output layer" in c.value]
+    assert len(marked) == 1 and len(at.table[0].value) == 2  # gru-attn only: the transformer's weights changed
 
 
 def test_quality_page_lists_every_shipped_model():

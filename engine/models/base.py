@@ -21,6 +21,7 @@ class Seq2Seq(nn.Module):
     family: str
     tiny: dict = {}  # config overrides of `--size tiny` (tests, quick experiments)
     recipe: dict = {"lr": 1e-3, "warmup_steps": 300}  # training defaults for TrainConfig fields left as None
+    int8_output: nn.Module | None = None  # an int8 copy of the output layer, once `use_int8_output` made it
 
     @classmethod
     def probe_overrides(cls, hidden: int) -> dict:
@@ -52,6 +53,18 @@ class Seq2Seq(nn.Module):
     def step(self, prev: torch.Tensor, state: State, enc: dict[str, torch.Tensor]) -> tuple[torch.Tensor, State]:
         """One incremental decoder step: previous tokens [B] -> (logits [B, V], new state)."""
         raise NotImplementedError
+
+    def output_layer(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The output layer's weight [V, D] and bias [V] (or None): what `use_int8_output` quantizes."""
+        raise NotImplementedError
+
+    def use_int8_output(self) -> None:
+        """Compute logits with an int8 copy of the output layer from now on (serving on CPU, see
+        engine/quantization.py). The copy does not follow later weight changes: for loaded checkpoints, not training."""
+        from ..quantization import int8_linear
+
+        # a plain attribute, not a submodule: state_dict() and parameters() stay the float model's
+        self.__dict__["int8_output"] = int8_linear(*self.output_layer())
 
     def select(self, state: State, index: torch.Tensor) -> State:
         """Keep/reorder the batch rows `index` of a decoder state (beam search)."""

@@ -93,6 +93,13 @@ class MarianSeq2Seq(Seq2Seq):
         out = self._call(prev.unsqueeze(1), enc, cache=state)
         return out.logits[:, 0], out.cache
 
+    def output_layer(self):
+        return self.model.lm_head.weight, None  # transformers adds final_logits_bias after it
+
+    def use_int8_output(self):
+        super().use_int8_output()
+        self.model.lm_head = self.int8_output  # transformers calls lm_head for the logits
+
     def input_embedding(self):
         return self.model.get_input_embeddings()
 

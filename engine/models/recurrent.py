@@ -171,7 +171,13 @@ class RecurrentSeq2Seq(Seq2Seq):
         return hidden.transpose(0, 1)
 
     def _logits(self, x):
-        return self.out(self.drop(x)) @ self.transposed(self.embed.weight)  # [..., V] with the tied embedding
+        x = self.out(self.drop(x))  # [..., emb_dim]
+        if self.int8_output is not None:
+            return self.int8_output(x)  # [..., V]
+        return x @ self.transposed(self.embed.weight)  # [..., V] with the tied embedding
+
+    def output_layer(self):
+        return self.embed.weight, None
 
     def _run(self, tgt_in, state, enc):
         """Decoder over tgt_in [B, T] from `state`: (logits, new state, attention [B, T, S] or None)."""

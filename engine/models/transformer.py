@@ -169,7 +169,8 @@ class StepWeights:
         transposed = model.transposed
         self.layers = [{name: (transposed(layer.get_submodule(path).weight), layer.get_submodule(path).bias)
                         for name, path in STEP_LINEARS.items()} for layer in model.decoder_layers]
-        self.output = transposed(model.embed.weight)  # [D, V]
+        output = transposed(model.embed.weight)  # [D, V]
+        self.project = (lambda h: h @ output) if model.int8_output is None else model.int8_output  # [B, D] -> [B, V]
 
 
 def affine(x: torch.Tensor, weight_bias) -> torch.Tensor:
@@ -278,7 +279,7 @@ class TransformerSeq2Seq(Seq2Seq):
         x = self._embed(prev.unsqueeze(1), t)[:, 0]  # [B, D]
         for layer, w, layer_cache, memory_kv in zip(self.decoder_layers, weights.layers, cache, state["memory_kv"]):
             x = layer.step(x, w, layer_cache, t, memory_kv, state["key_mask"])
-        logits = self.decoder_norm(x) @ weights.output  # [B, V]
+        logits = weights.project(self.decoder_norm(x))  # [B, V]
         return logits, {**state, "cache": cache, "spare": spare, "length": t + 1}
 
     def select(self, state, index):
@@ -298,10 +299,15 @@ class TransformerSeq2Seq(Seq2Seq):
         for layer in self.decoder_layers:
             x, w = layer(x, layer.cross_attn.keys_values(enc["memory"]), mask, need_weights)
             weights.append(w)
-        return F.linear(self.decoder_norm(x), self.embed.weight), weights
+        x = self.decoder_norm(x)  # [B, T, D]
+        logits = F.linear(x, self.embed.weight) if self.int8_output is None else self.int8_output(x)  # [B, T, V]
+        return logits, weights
 
     def decode(self, tgt_in, enc):
         return self._decoder(tgt_in, enc)[0]
+
+    def output_layer(self):
+        return self.embed.weight, None
 
     def cross_attention(self, src, tgt_in):
         enc = self.encode(src)

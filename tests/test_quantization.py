@@ -1,0 +1,74 @@
+"""The int8 output layer: close to fp32, used by every decoding path, never saved, offered only where it passed."""
+import json
+
+import pytest
+import torch
+
+from engine import quantization
+from engine.decoding import greedy_decode
+from engine.translate import Translator
+from tests.conftest import save_tiny_checkpoint, tiny_model
+
+FAMILIES = ["transformer", "gru-attn", "hf-marian"]
+
+
+def sources():
+    src = torch.randint(4, 40, (3, 7), generator=torch.Generator().manual_seed(5))
+    src[:, -1] = 2  # EOS
+    src[2, 4:] = 0  # padding
+    return src
+
+
+@pytest.mark.parametrize("preset", FAMILIES)
+def test_int8_logits_are_close_to_fp32_in_step_and_teacher_forced_paths(preset):
+    model, quantized = tiny_model(preset, 40, seed=2).eval(), tiny_model(preset, 40, seed=2).eval()
+    quantized.use_int8_output()
+    src, tgt_in = sources(), torch.tensor([[1, 5, 6, 7]] * 3)
+    with torch.inference_mode():
+        full, full_q = model.decode(tgt_in, model.encode(src)), quantized.decode(tgt_in, quantized.encode(src))
+        enc, enc_q = model.encode(src), quantized.encode(src)
+        step, _ = model.step(tgt_in[:, 0], model.init_state(enc), enc)
+        step_q, _ = quantized.step(tgt_in[:, 0], quantized.init_state(enc_q), enc_q)
+    scale = full.abs().max()
+    assert not torch.equal(full, full_q) and not torch.equal(step, step_q)  # the int8 layer is really used
+    assert (full - full_q).abs().max() < 0.05 * scale
+    assert (step - step_q).abs().max() < 0.05 * scale
+
+
+@pytest.mark.parametrize("preset", FAMILIES)
+def test_int8_changes_neither_parameters_nor_saved_names(preset):
+    model, quantized = tiny_model(preset, 40), tiny_model(preset, 40)
+    quantized.use_int8_output()
+    assert quantized.num_parameters() == model.num_parameters()
+    if preset != "hf-marian":  # transformers' lm_head is replaced (it is tied to the embedding, stored once)
+        assert quantized.state_dict().keys() == model.state_dict().keys()
+
+
+def test_translator_loads_an_int8_checkpoint(tmp_path, tiny_tokenizer):
+    path = save_tiny_checkpoint(tmp_path / "t", "transformer", tiny_tokenizer)
+    fp32, int8 = Translator.load(path), Translator.load(path, int8=True)
+    assert not fp32.int8 and int8.int8
+    assert len(int8.translate(["the cat sat on the mat"], beam=3)) == 1
+    src = torch.tensor([[5, 6, 7, 2]])
+    assert len(greedy_decode(int8.model, src)[0]) <= len(greedy_decode(fp32.model, src)[0]) + 20
+
+
+def test_drop_passes_only_below_the_limit():
+    assert quantization.drop({"chrf": 20.0, "bleu": 3.0}, {"chrf": 19.8, "bleu": 3.1}) == \
+        {"chrf": 0.2, "bleu": -0.1, "passed": True}
+    assert not quantization.drop({"chrf": 20.0, "bleu": 3.0}, {"chrf": 19.6, "bleu": 3.0})["passed"]
+    assert not quantization.drop({"chrf": 20.0, "bleu": 3.0}, {"chrf": 20.0, "bleu": 2.7})["passed"]
+
+
+def test_a_check_counts_only_for_the_weights_it_was_made_with(tmp_path, tiny_tokenizer):
+    path = save_tiny_checkpoint(tmp_path / "t", "gru-attn", tiny_tokenizer)
+    passed = {"chrf": 0.1, "bleu": 0.0, "passed": True}
+    check = {"models": {"t": {"weights_sha256": quantization.weights_digest(path),
+                              "corpora": {"ding-en-de": passed, "bible-en-de": passed}}}}
+    assert quantization.passed_checkpoints(check, {"t": path}) == {"t"}
+    check["models"]["t"]["corpora"]["bible-en-de"] = {**passed, "passed": False}
+    assert quantization.passed_checkpoints(check, {"t": path}) == set()
+    check["models"]["t"]["corpora"]["bible-en-de"] = passed
+    (path / "model.safetensors").write_bytes((path / "model.safetensors").read_bytes() + b" ")
+    assert quantization.passed_checkpoints(check, {"t": path}) == set()
+    assert quantization.passed_checkpoints(json.loads("{}"), {"t": path}) == set()
