@@ -143,10 +143,13 @@ def decode_row(engine: str, preset: str, search: str, batch: int, steps: int, se
 
 
 def decode_latency(preset: str, steps: int, batch: int = 1, beam: int = 1, source_length: int = 16,
-                   repeats: int = 3) -> dict:
-    """Our batched greedy or beam search, forced to write exactly `steps` tokens per sentence."""
+                   repeats: int = 3, int8: bool = False) -> dict:
+    """Our batched greedy or beam search, forced to write exactly `steps` tokens per sentence (int8: with the int8
+    output layer, engine/quantization.py)."""
     torch.manual_seed(0)
     model = build_model(model_spec(preset, VOCAB)).eval()
+    if int8:
+        model.use_int8_output()
     src, _, _ = synthetic_batch(batch, source_length, VOCAB)
 
     def run():
@@ -155,7 +158,8 @@ def decode_latency(preset: str, steps: int, batch: int = 1, beam: int = 1, sourc
         else:
             greedy_decode(model, src, min_length=steps, max_length=steps)
 
-    return decode_row("engine", preset, "greedy" if beam == 1 else f"beam{beam}", batch, steps, best_time(run, repeats))
+    return decode_row("engine int8" if int8 else "engine", preset, "greedy" if beam == 1 else f"beam{beam}", batch,
+                      steps, best_time(run, repeats))
 
 
 def reference_marian(directory: Path):
@@ -269,6 +273,7 @@ def run_suite(quick: bool = False, progress: Callable[[float, str], None] | None
     jobs = [("train", a, n, all_threads) for a in ARCHITECTURES for n in lengths]
     jobs += [("train", a, 32, 1) for a in ARCHITECTURES if all_threads > 1]  # thread scaling
     jobs += [("decode", a, job, all_threads) for a in decoders for job in decode_jobs]
+    jobs += [("decode-int8", "transformer", job, all_threads) for job in decode_jobs if job[0] == 1]
     jobs += [("generate", "hf-marian", job, all_threads) for job in decode_jobs]
     jobs += [("ctranslate2", "hf-marian", None, all_threads)]
     jobs += [("serving", "shipped", (1, 10, 20) if quick else (1, 5, 10, 20, 30), all_threads)]
@@ -292,6 +297,9 @@ def run_suite(quick: bool = False, progress: Callable[[float, str], None] | None
             elif kind == "decode":
                 batch, beam, steps = job
                 result["decoding"].append(decode_latency(preset, steps, batch, beam, repeats=repeats))
+            elif kind == "decode-int8":
+                batch, beam, steps = job
+                result["decoding"].append(decode_latency(preset, steps, batch, beam, repeats=repeats, int8=True))
             elif kind == "generate":
                 batch, beam, steps = job
                 result["decoding"].append(generate_latency(marian, steps, batch, beam, repeats=repeats))
@@ -316,6 +324,10 @@ def ratios(result: dict) -> dict:
         ours = dec.get(("engine", "transformer", search, 1, 24))
         theirs = dec.get(("transformers generate", "hf-marian", search, 1, 24))
         ct2 = dec.get(("ctranslate2 fp32", "hf-marian", search, 1, 24))
+        ours_int8, ct2_int8 = dec.get(("engine int8", "transformer", search, 1, 24)), dec.get(
+            ("ctranslate2 int8", "hf-marian", search, 1, 24))
+        if ours_int8 and ct2_int8:
+            out[f"decode_{search}_b1_24_transformer_int8_over_ctranslate2_int8"] = round(ours_int8 / ct2_int8, 2)
         if ours and theirs:
             out[f"decode_{search}_b1_24_transformer_over_generate"] = round(ours / theirs, 2)
         if ours and ct2:

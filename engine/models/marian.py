@@ -20,7 +20,7 @@ class MarianSize:
     ffn: int = 512
     encoder_layers: int = 3
     decoder_layers: int = 3
-    dropout: float = 0.3
+    dropout: float = 0.1  # as our Transformer's
     attention_dropout: float = 0.1
     activation_dropout: float = 0.1
     max_len: int = 512
