@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from engine import quantization
 from engine.paths import ROOT
 
 pytestmark = pytest.mark.slow
@@ -18,7 +19,8 @@ def run(*args, check=True):
 
 
 def test_every_command_has_help():
-    for command in ("data", "train", "train-all", "eval", "translate", "export", "export-hf", "bench", "report"):
+    for command in ("data", "train", "train-all", "eval", "translate", "export", "export-hf", "bench", "report",
+                    "int8-check"):
         assert "usage: python -m engine" in run(command, "--help").stdout
 
 
@@ -34,6 +36,13 @@ def test_train_export_eval_translate_end_to_end(tmp_path):
     assert result["sentences"] == 1000 and result["bleu_signature"].startswith("nrefs:1|")
     out = run("translate", str(tmp_path / "shipped"), "The house is small.", "-v").stdout
     assert "ms" in out
+    # the int8 check reuses eval.json's fp32 side (same settings, same weights) and records the weights it judged
+    run("int8-check", str(tmp_path / "shipped"), "--corpora", "ding-en-de", "--beam", "2", "--out",
+        str(tmp_path / "int8.json"))
+    row = json.loads((tmp_path / "int8.json").read_text())["models"]["shipped"]
+    ding = row["corpora"]["ding-en-de"]
+    assert ding["fp32"]["chrf"] == result["chrf"] and ding["sentences"] == 1000 and isinstance(ding["passed"], bool)
+    assert row["weights_sha256"] == quantization.weights_digest(tmp_path / "shipped")
 
 
 def test_a_mixed_token_budget_run_is_averaged_at_export_and_scored_on_both_test_splits(tmp_path):

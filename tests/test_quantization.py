@@ -43,10 +43,16 @@ def test_int8_changes_neither_parameters_nor_saved_names(preset):
         assert quantized.state_dict().keys() == model.state_dict().keys()
 
 
-def test_translator_loads_an_int8_checkpoint(tmp_path, tiny_tokenizer):
-    path = save_tiny_checkpoint(tmp_path / "t", "transformer", tiny_tokenizer)
+@pytest.mark.parametrize("preset", FAMILIES)
+def test_translator_loads_a_checkpoint_with_the_int8_layer(tmp_path, tiny_tokenizer, preset):
+    path = save_tiny_checkpoint(tmp_path / "t", preset, tiny_tokenizer)
     fp32, int8 = Translator.load(path), Translator.load(path, int8=True)
     assert not fp32.int8 and int8.int8
+    src = torch.tensor([[5, 6, 7, 2]])
+    with torch.inference_mode():
+        logits = [t.model.step(torch.tensor([1]), t.model.init_state(t.model.encode(src)), t.model.encode(src))[0]
+                  for t in (fp32, int8)]
+    assert not torch.equal(*logits) and torch.allclose(*logits, atol=0.05 * logits[0].abs().max().item())
     for beam in (1, 3):
         assert isinstance(int8.translate(["the cat sat on the mat"], beam=beam)[0].text, str)
 
