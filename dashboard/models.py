@@ -120,10 +120,10 @@ def _int8_passed(check_file: str, mtime: float, checkpoints: tuple[tuple[str, st
 def int8_offered(entries: list[ModelEntry]) -> set[str]:
     """Names of the engine checkpoints among `entries` whose present weights passed `python -m engine int8-check`
     (results/int8-check.json): the int8 output layer is offered for these only."""
-    if not quantization.CHECK_FILE.is_file():
+    check_file = quantization.CHECK_FILE
+    if not check_file.is_file():
         return set()
     checkpoints = tuple((e.name, str(e.path), _weights_mtime(e)) for e in entries if not e.transformers)
-    check_file = quantization.CHECK_FILE
     return _int8_passed(str(check_file), check_file.stat().st_mtime, checkpoints)
 
 

@@ -26,16 +26,14 @@ MAX_DROP = 0.3  # largest fall in test chrF or BLEU for which the int8 layer is 
 CHECK_FILE = RESULTS_DIR / "int8-check.json"
 
 
-def int8_linear(weight: torch.Tensor, bias: torch.Tensor | None = None) -> nn.Module:
-    """A module computing x @ weight.T (+ bias) with int8 weights (one scale per output row); x is quantized per
-    call. weight [out, in]."""
+def int8_linear(weight: torch.Tensor) -> nn.Module:
+    """A module computing x @ weight.T with int8 weights (one scale per output row); x is quantized per call.
+    weight [out, in]."""
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=False)
     with torch.no_grad():
         linear.weight.copy_(weight.float())
-        if bias is not None:
-            linear.bias.copy_(bias.float())
     with warnings.catch_warnings():  # torch.ao's eager quantization is marked deprecated; torch 2.13 (pinned) has it
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*quantiz.*deprecated", category=UserWarning)

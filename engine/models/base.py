@@ -54,8 +54,8 @@ class Seq2Seq(nn.Module):
         """One incremental decoder step: previous tokens [B] -> (logits [B, V], new state)."""
         raise NotImplementedError
 
-    def output_layer(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The output layer's weight [V, D] and bias [V] (or None): what `use_int8_output` quantizes."""
+    def output_layer(self) -> torch.Tensor:
+        """The output layer's weight [V, D]: what `use_int8_output` quantizes."""
         raise NotImplementedError
 
     def use_int8_output(self) -> None:
@@ -64,7 +64,7 @@ class Seq2Seq(nn.Module):
         from ..quantization import int8_linear
 
         # a plain attribute, not a submodule: state_dict() and parameters() stay the float model's
-        self.__dict__["int8_output"] = int8_linear(*self.output_layer())
+        self.__dict__["int8_output"] = int8_linear(self.output_layer())
 
     def select(self, state: State, index: torch.Tensor) -> State:
         """Keep/reorder the batch rows `index` of a decoder state (beam search)."""

@@ -94,7 +94,7 @@ class MarianSeq2Seq(Seq2Seq):
         return out.logits[:, 0], out.cache
 
     def output_layer(self):
-        return self.model.lm_head.weight, None  # transformers adds final_logits_bias after it
+        return self.model.lm_head.weight  # transformers adds final_logits_bias after it
 
     def use_int8_output(self):
         super().use_int8_output()

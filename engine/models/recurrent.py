@@ -177,7 +177,7 @@ class RecurrentSeq2Seq(Seq2Seq):
         return x @ self.transposed(self.embed.weight)  # [..., V] with the tied embedding
 
     def output_layer(self):
-        return self.embed.weight, None
+        return self.embed.weight
 
     def _run(self, tgt_in, state, enc):
         """Decoder over tgt_in [B, T] from `state`: (logits, new state, attention [B, T, S] or None)."""

@@ -307,7 +307,7 @@ class TransformerSeq2Seq(Seq2Seq):
         return self._decoder(tgt_in, enc)[0]
 
     def output_layer(self):
-        return self.embed.weight, None
+        return self.embed.weight
 
     def cross_attention(self, src, tgt_in):
         enc = self.encode(src)
