@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
@@ -43,12 +44,20 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def streamlit_server(env: dict | None = None):
-    """Yield (url, process) of a fresh server; stop it afterwards."""
+    """Yield (url, process) of a fresh server; stop it afterwards.
+
+    The server's output goes to a log file under test-artifacts/, never to a pipe nobody reads (a full pipe would
+    block the server). A server that has not stopped 30 s after SIGTERM is killed with a warning: the tests check
+    what visitors see, not how fast a loaded 2-core machine shuts a server down.
+    """
+    ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
+    log_path = ARTIFACTS / f"streamlit-{port}.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})},
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -60,9 +69,16 @@ def streamlit_server(env: dict | None = None):
             time.sleep(0.3)
     else:
         process.kill()
-        pytest.fail(f"streamlit did not start: {process.stdout.read()}")
+        log.close()
+        pytest.fail(f"streamlit did not start: {log_path.read_text()}")
     try:
         yield url, process
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            warnings.warn(f"streamlit ignored SIGTERM for 30 s and was killed; its log: {log_path}", stacklevel=1)
+        log.close()
