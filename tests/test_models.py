@@ -65,6 +65,25 @@ def test_incremental_decoding_equals_full_recomputation(preset):
     torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-4)
 
 
+def test_a_post_norm_transformer_decodes_step_by_step_as_it_trains():
+    torch.manual_seed(0)
+    model = build_model(model_spec("transformer", VOCAB, "tiny", norm_first=False)).eval()
+    pre_norm = tiny_model("transformer", VOCAB)
+    src, tgt = batch(1)
+    with torch.no_grad():
+        full = model(src, tgt)
+        enc = model.encode(src)
+        state, steps = model.init_state(enc), []
+        for t in range(tgt.shape[1]):
+            logits, state = model.step(tgt[:, t], state, enc)
+            steps.append(logits)
+        padded = model(torch.cat([src, torch.full((3, 4), PAD_ID)], 1), tgt)
+    torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(padded, full, atol=1e-5, rtol=1e-4)
+    assert model.state_dict().keys() == pre_norm.state_dict().keys()  # the same weights, placed differently
+    assert not torch.allclose(full, pre_norm(src, tgt))
+
+
 @pytest.mark.parametrize("preset", ALL_PRESETS)
 def test_every_family_overfits_a_tiny_batch(preset):
     model = tiny_model(preset, VOCAB).train()

@@ -1,4 +1,4 @@
-"""Transformer encoder-decoder (Vaswani et al. 2017), pre-norm, with tied embeddings and a key/value cache.
+"""Transformer encoder-decoder (Vaswani et al. 2017), pre-norm by default, with tied embeddings and a key/value cache.
 
 Written here rather than with nn.Transformer so it can return attention weights. Without positional
 encodings (`positional="none"`) the encoder is permutation-equivariant: a bag of words.
@@ -32,6 +32,7 @@ class TransformerConfig:
     activation_dropout: float = 0.1  # inside the feed-forward
     positional: str = "sinusoidal"
     max_len: int = 512
+    norm_first: bool = True  # pre-norm (Nguyen & Salazar 2019); False: post-norm as in Vaswani et al. and Marian
 
     def __post_init__(self):
         if self.positional not in POSITIONALS:
@@ -141,19 +142,32 @@ class FeedForward(nn.Module):
         return self.down(self.drop(F.relu(self.up(x))))
 
 
+def residual(x: torch.Tensor, norm: nn.LayerNorm, sublayer, norm_first: bool, drop=None):
+    """A sublayer around a residual connection: x + sublayer(norm(x)) (pre-norm) or norm(x + sublayer(x)) (post-norm).
+    sublayer returns (output, extra); returns (new x, extra)."""
+    drop = drop or (lambda y: y)
+    if norm_first:
+        y, extra = sublayer(norm(x))
+        return x + drop(y), extra
+    y, extra = sublayer(x)
+    return norm(x + drop(y)), extra
+
+
 class EncoderLayer(nn.Module):
-    """Pre-norm self-attention and feed-forward, each around a residual connection."""
+    """Self-attention and feed-forward, each around a residual connection."""
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
+        self.norm_first = cfg.norm_first
         self.norm1, self.norm2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
         self.attn = SelfAttention(cfg.d_model, cfg.heads, cfg.attention_dropout)
         self.ffn = FeedForward(cfg.d_model, cfg.ffn, cfg.activation_dropout)
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x, mask, need_weights=False):  # x [B, S, D]
-        y, weights = self.attn(self.norm1(x), mask, need_weights=need_weights)
-        x = x + self.drop(y)
-        return x + self.drop(self.ffn(self.norm2(x))), weights
+        x, weights = residual(x, self.norm1, lambda h: self.attn(h, mask, need_weights=need_weights),
+                              self.norm_first, self.drop)
+        x, _ = residual(x, self.norm2, lambda h: (self.ffn(h), None), self.norm_first, self.drop)
+        return x, weights
 
 
 STEP_LINEARS = {"qkv": "self_attn.qkv", "self_out": "self_attn.out", "q": "cross_attn.q", "cross_out": "cross_attn.out",
@@ -180,9 +194,10 @@ def affine(x: torch.Tensor, weight_bias) -> torch.Tensor:
 
 
 class DecoderLayer(nn.Module):
-    """Pre-norm causal self-attention, cross-attention and feed-forward, each around a residual connection."""
+    """Causal self-attention, cross-attention and feed-forward, each around a residual connection."""
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
+        self.norm_first = cfg.norm_first
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(cfg.d_model) for _ in range(3))
         self.self_attn = SelfAttention(cfg.d_model, cfg.heads, cfg.attention_dropout)
         self.cross_attn = CrossAttention(cfg.d_model, cfg.heads, cfg.attention_dropout)
@@ -191,27 +206,38 @@ class DecoderLayer(nn.Module):
 
     def forward(self, x, memory_kv, src_mask, need_weights=False):
         """A whole target at once: x [B, T, D]; memory_kv: cross-attention keys and values [B, h, S, d]."""
-        y, self_weights = self.self_attn(self.norm1(x), causal=True, need_weights=need_weights)
-        x = x + self.drop(y)
-        y, cross_weights = self.cross_attn(self.norm2(x), *memory_kv, src_mask, need_weights)
-        x = x + self.drop(y)
-        return x + self.drop(self.ffn(self.norm3(x))), (self_weights, cross_weights)
+        first = self.norm_first
+        x, self_weights = residual(x, self.norm1, lambda h: self.self_attn(h, causal=True, need_weights=need_weights),
+                                   first, self.drop)
+        x, cross_weights = residual(x, self.norm2, lambda h: self.cross_attn(h, *memory_kv, src_mask, need_weights),
+                                    first, self.drop)
+        x, _ = residual(x, self.norm3, lambda h: (self.ffn(h), None), first, self.drop)
+        return x, (self_weights, cross_weights)
 
     def step(self, x, w: dict, cache, t: int, memory_kv, src_mask):
         """The same computation for one new position t per row (inference: no dropout), against the keys and values
         of earlier positions. x [B, D]; w: this layer's `StepWeights`; cache [2, B, h, capacity, d]: keys and values,
         this position's written in place at t."""
-        b, h = x.shape[0], self.self_attn.heads
-        qkv = affine(self.norm1(x), w["qkv"]).view(b, 3, h, 1, -1)  # q, k, v: [B, 3, h, 1, d]
-        cache[:, :, :, t : t + 1] = qkv[:, 1:].transpose(0, 1)
-        keys, values = cache[:, :, :, : t + 1]  # [B, h, t+1, d] each
-        y = F.scaled_dot_product_attention(qkv[:, 0], keys, values)  # [B, h, 1, d]
-        x = x + affine(y.view(b, -1), w["self_out"])
-        q = affine(self.norm2(x), w["q"]).view(b, h, 1, -1)  # [B, h, 1, d]
-        y = F.scaled_dot_product_attention(q, *memory_kv, attn_mask=src_mask)  # [B, h, 1, d]
-        x = x + affine(y.view(b, -1), w["cross_out"])
-        hidden = torch.relu(affine(self.norm3(x), w["up"]))  # [B, ffn]
-        return x + affine(hidden, w["down"])  # [B, D]
+        b, h, first = x.shape[0], self.self_attn.heads, self.norm_first
+
+        def self_attention(x):  # [B, D] -> [B, D]
+            qkv = affine(x, w["qkv"]).view(b, 3, h, 1, -1)  # q, k, v: [B, 3, h, 1, d]
+            cache[:, :, :, t : t + 1] = qkv[:, 1:].transpose(0, 1)
+            keys, values = cache[:, :, :, : t + 1]  # [B, h, t+1, d] each
+            y = F.scaled_dot_product_attention(qkv[:, 0], keys, values)  # [B, h, 1, d]
+            return affine(y.view(b, -1), w["self_out"]), None
+
+        def cross_attention(x):  # [B, D] -> [B, D]
+            q = affine(x, w["q"]).view(b, h, 1, -1)  # [B, h, 1, d]
+            y = F.scaled_dot_product_attention(q, *memory_kv, attn_mask=src_mask)  # [B, h, 1, d]
+            return affine(y.view(b, -1), w["cross_out"]), None
+
+        def feed_forward(x):  # [B, D] -> [B, ffn] -> [B, D]
+            return affine(torch.relu(affine(x, w["up"])), w["down"]), None
+
+        x, _ = residual(x, self.norm1, self_attention, first)
+        x, _ = residual(x, self.norm2, cross_attention, first)
+        return residual(x, self.norm3, feed_forward, first)[0]  # [B, D]
 
 
 def subsequent_mask(size: int, device=None) -> torch.Tensor:
