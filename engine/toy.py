@@ -186,7 +186,8 @@ class ToyModel:
             preset = {"sinusoidal": "transformer", "learned": "transformer-learned", "none": "transformer-nopos"}
             return model_spec(preset[self.positional], vocab_size, d_model=self.width, heads=4, ffn=2 * self.width,
                               encoder_layers=self.layers, decoder_layers=self.layers, dropout=0.0,
-                              attention_dropout=0.0, activation_dropout=0.0, max_len=128)
+                              attention_dropout=0.0, activation_dropout=0.0, max_len=128,
+                              norm_first=True)  # as when results/playground-presets.json was measured
         preset = "rnn-relu-attn" if self.family == "rnn-relu" else self.family + "-attn"
         return model_spec(preset, vocab_size, emb_dim=self.width, hidden=self.width, layers=self.layers,
                           dropout=0.0, bidirectional=False, attention="luong" if self.attention else "none")

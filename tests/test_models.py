@@ -65,10 +65,11 @@ def test_incremental_decoding_equals_full_recomputation(preset):
     torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-4)
 
 
-def test_a_post_norm_transformer_decodes_step_by_step_as_it_trains():
+def test_post_norm_and_pre_norm_transformers_share_weight_names_not_outputs():
     torch.manual_seed(0)
     model = build_model(model_spec("transformer", VOCAB, "tiny", norm_first=False)).eval()
-    pre_norm = tiny_model("transformer", VOCAB)
+    torch.manual_seed(0)
+    pre_norm = build_model(model_spec("transformer", VOCAB, "tiny", norm_first=True)).eval()
     src, tgt = batch(1)
     with torch.no_grad():
         full = model(src, tgt)
@@ -83,6 +84,12 @@ def test_a_post_norm_transformer_decodes_step_by_step_as_it_trains():
     assert model.state_dict().keys() == pre_norm.state_dict().keys()  # the same weights, placed differently
     assert not torch.allclose(full, pre_norm(src, tgt))
 
+
+def test_a_transformer_spec_written_before_norm_first_existed_loads_as_pre_norm():
+    spec = model_spec("transformer", VOCAB, "tiny")
+    del spec["config"]["norm_first"]
+    assert build_model(spec).cfg.norm_first is True
+    assert build_model(model_spec("transformer", VOCAB)).cfg.norm_first is False  # today's recipe
 
 @pytest.mark.parametrize("preset", ALL_PRESETS)
 def test_every_family_overfits_a_tiny_batch(preset):

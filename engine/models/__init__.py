@@ -58,7 +58,8 @@ def build_model(spec: dict) -> Seq2Seq:
     if family not in FAMILIES:
         raise ValueError(f"unknown model family {family!r}")
     config_cls, model_cls = FAMILIES[family]
-    return model_cls(config_cls(**spec["config"]))
+    config = {**getattr(config_cls, "legacy_defaults", {}), **spec["config"]}  # a spec written before a field existed
+    return model_cls(config_cls(**config))
 
 
 __all__ = ["FAMILIES", "PRESETS", "SIZES", "Seq2Seq", "build_model", "model_class", "model_spec", "select_rows"]

@@ -1,4 +1,4 @@
-"""Transformer encoder-decoder (Vaswani et al. 2017), pre-norm by default, with tied embeddings and a key/value cache.
+"""Transformer encoder-decoder (Vaswani et al. 2017), post-norm or pre-norm, with tied embeddings and a key/value cache.
 
 Written here rather than with nn.Transformer so it can return attention weights. Without positional
 encodings (`positional="none"`) the encoder is permutation-equivariant: a bag of words.
@@ -32,7 +32,10 @@ class TransformerConfig:
     activation_dropout: float = 0.1  # inside the feed-forward
     positional: str = "sinusoidal"
     max_len: int = 512
-    norm_first: bool = True  # pre-norm (Nguyen & Salazar 2019); False: post-norm as in Vaswani et al. and Marian
+    norm_first: bool = False  # post-norm as in Vaswani et al. and Marian: learned faster here (quality-runs.md, R2)
+
+    # fields older checkpoints lack, with the value those checkpoints were trained with
+    legacy_defaults = {"norm_first": True}
 
     def __post_init__(self):
         if self.positional not in POSITIONALS:
@@ -250,12 +253,13 @@ class TransformerSeq2Seq(Seq2Seq):
     family = "transformer"
     tiny = {"d_model": 32, "heads": 2, "ffn": 64, "encoder_layers": 2, "decoder_layers": 2, "dropout": 0.0,
             "attention_dropout": 0.0, "activation_dropout": 0.0}
-    recipe = {"lr": 2e-3, "warmup_steps": 300}  # results/quality-runs.md
+    recipe = {"lr": 1e-3, "warmup_steps": 600}  # results/quality-runs.md, R2
 
     @classmethod
     def probe_overrides(cls, hidden: int) -> dict:
         return {"d_model": hidden, "heads": 4, "ffn": 4 * hidden, "encoder_layers": 2, "decoder_layers": 2,
-                "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0}
+                "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0,
+                "norm_first": True}  # pre-norm: the residual path straight from output to input
 
     def sequential_steps(self, length: int) -> int:
         return self.cfg.encoder_layers + self.cfg.decoder_layers  # each layer handles all positions at once
