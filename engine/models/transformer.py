@@ -273,7 +273,9 @@ class TransformerSeq2Seq(Seq2Seq):
         self.drop = nn.Dropout(cfg.dropout)
         self.encoder_layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.encoder_layers))
         self.decoder_layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.decoder_layers))
-        self.encoder_norm, self.decoder_norm = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
+        # pre-norm needs a last norm after each stack; post-norm layers end with one (Marian's layout: none extra)
+        final_norm = (lambda: nn.LayerNorm(cfg.d_model)) if cfg.norm_first else nn.Identity
+        self.encoder_norm, self.decoder_norm = final_norm(), final_norm()
         self.transposed = TransposedWeights()  # for decoding
 
     def _embed(self, tokens, offset=0):
