@@ -3,9 +3,11 @@
 Loading is offline (local files only) and safetensors only, so a directory holding only pickled weights
 (pytorch_model.bin) is refused rather than unpickled.
 
-Our Transformer is a pre-norm encoder-decoder with scaled, tied embeddings, added position tables, ReLU
-feed-forwards and final layer norms: exactly transformers' Pegasus layout (Marian and BART are post-norm or
-normalise the embeddings), so an export to PegasusForConditionalGeneration gives the same logits.
+Our Transformer has scaled, tied embeddings, added position tables and ReLU feed-forwards. Post-norm (the shipped
+recipe) is transformers' Marian layout, and pre-norm with final layer norms is Pegasus's, so the export gives the
+same logits. Marian computes its own sinusoidal table, with the sines in the first half of the dimensions and the
+cosines in the second, where ours interleaves them: the export reorders the model's dimensions to match, which
+changes no output. A post-norm model with learned or no positions has no twin (Marian always adds its sinusoids).
 """
 from __future__ import annotations
 
@@ -101,32 +103,39 @@ class HFTranslator(Translator):
 
 # ---------------------------------------------------------------- export
 def export_transformer(checkpoint: Path, out: Path) -> Path:
-    """Write an engine Transformer checkpoint as a transformers PegasusForConditionalGeneration directory."""
+    """Write an engine Transformer checkpoint as a transformers MarianMTModel (post-norm) or
+    PegasusForConditionalGeneration (pre-norm) directory."""
     from tokenizers import processors
-    from transformers import PegasusConfig, PegasusForConditionalGeneration
+    from transformers import MarianConfig, MarianMTModel, PegasusConfig, PegasusForConditionalGeneration
 
     model, spec, tokenizer, meta = load_checkpoint(checkpoint)
     if spec["family"] != "transformer":
         hint = " (hf-marian checkpoints already are MarianMTModel weights)" if spec["family"] == "hf-marian" else ""
         raise CheckpointError(f"{checkpoint}: only the engine's Transformer exports to transformers; "
                               f"{spec['family']} models have no transformers architecture to map onto{hint}")
-    c = spec["config"]
-    config = PegasusConfig(
-        vocab_size=c["vocab_size"], d_model=c["d_model"], encoder_layers=c["encoder_layers"],
-        decoder_layers=c["decoder_layers"], encoder_attention_heads=c["heads"], decoder_attention_heads=c["heads"],
-        encoder_ffn_dim=c["ffn"], decoder_ffn_dim=c["ffn"],
-        max_position_embeddings=c["max_len"], activation_function="relu", scale_embedding=True, dropout=c["dropout"],
+    c = model.cfg
+    if not c.norm_first and c.positional != "sinusoidal":
+        raise CheckpointError(f"{checkpoint}: a post-norm Transformer with {c.positional} positions has no "
+                              "transformers twin (Marian, the post-norm one, always adds its own sinusoidal positions)")
+    settings = dict(
+        vocab_size=c.vocab_size, d_model=c.d_model, encoder_layers=c.encoder_layers,
+        decoder_layers=c.decoder_layers, encoder_attention_heads=c.heads, decoder_attention_heads=c.heads,
+        encoder_ffn_dim=c.ffn, decoder_ffn_dim=c.ffn,
+        max_position_embeddings=c.max_len, activation_function="relu", scale_embedding=True, dropout=c.dropout,
         attention_dropout=0.0, activation_dropout=0.0, pad_token_id=PAD_ID, bos_token_id=BOS_ID, eos_token_id=EOS_ID,
         decoder_start_token_id=BOS_ID, forced_eos_token_id=None, tie_word_embeddings=True,
         arena={"direction": meta.get("direction"), "corpus": meta.get("corpus"), "exported_from": str(checkpoint)},
     )
-    hf = PegasusForConditionalGeneration(config).eval()
-    missing = set(hf.state_dict()) - set(mapped := pegasus_state_dict(model))
+    if c.norm_first:
+        hf = PegasusForConditionalGeneration(PegasusConfig(**settings)).eval()
+    else:
+        hf = MarianMTModel(MarianConfig(**settings, share_encoder_decoder_embeddings=True)).eval()
+    missing = set(hf.state_dict()) - set(mapped := hf_state_dict(model))
     hf.load_state_dict(mapped, strict=False)
     tied = {"model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight"}
     if missing - tied:
         raise CheckpointError(f"{checkpoint}: export left {sorted(missing - tied)[:3]} unset")
-    hf.generation_config.update(max_length=c["max_len"], num_beams=1, decoder_start_token_id=BOS_ID,
+    hf.generation_config.update(max_length=c.max_len, num_beams=1, decoder_start_token_id=BOS_ID,
                                 eos_token_id=EOS_ID, pad_token_id=PAD_ID, forced_eos_token_id=None,
                                 suppress_tokens=[PAD_ID, BOS_ID])  # as our decoders: never output padding or BOS
     out = Path(out)
@@ -137,18 +146,18 @@ def export_transformer(checkpoint: Path, out: Path) -> Path:
     return out
 
 
-# our layer's module names -> Pegasus's, per side
-PEGASUS_ATTENTION = {"encoder": {"attn": "self_attn"}, "decoder": {"self_attn": "self_attn",
-                                                                   "cross_attn": "encoder_attn"}}
-PEGASUS_LAYER = {
+# our layer's module names -> transformers' (Pegasus and Marian share them), per side
+HF_ATTENTION = {"encoder": {"attn": "self_attn"}, "decoder": {"self_attn": "self_attn", "cross_attn": "encoder_attn"}}
+HF_LAYER = {
     "encoder": {"norm1": "self_attn_layer_norm", "norm2": "final_layer_norm", "ffn.up": "fc1", "ffn.down": "fc2"},
     "decoder": {"norm1": "self_attn_layer_norm", "norm2": "encoder_attn_layer_norm", "norm3": "final_layer_norm",
                 "ffn.up": "fc1", "ffn.down": "fc2"},
 }
 
 
-def pegasus_state_dict(model) -> dict[str, torch.Tensor]:
-    """Our Transformer's weights under Pegasus names (positions become its position table)."""
+def hf_state_dict(model) -> dict[str, torch.Tensor]:
+    """Our Transformer's weights under transformers' names (positions become its position table); for a post-norm
+    model, with the model dimensions in Marian's order."""
     sd = {k: v.detach().float() for k, v in model.state_dict().items()}
     cfg = model.cfg
     if cfg.positional == "learned":
@@ -175,10 +184,25 @@ def pegasus_state_dict(model) -> dict[str, torch.Tensor]:
     for side, count in (("encoder", cfg.encoder_layers), ("decoder", cfg.decoder_layers)):
         for i in range(count):
             ours, theirs = f"{side}_layers.{i}", f"model.{side}.layers.{i}"
-            for a, b in PEGASUS_ATTENTION[side].items():
+            for a, b in HF_ATTENTION[side].items():
                 attention(f"{ours}.{a}", f"{theirs}.{b}")
-            for a, b in PEGASUS_LAYER[side].items():
+            for a, b in HF_LAYER[side].items():
                 copy(f"{ours}.{a}", f"{theirs}.{b}")
-    copy("encoder_norm", "model.encoder.layer_norm")
-    copy("decoder_norm", "model.decoder.layer_norm")
-    return out
+    if cfg.norm_first:
+        copy("encoder_norm", "model.encoder.layer_norm")
+        copy("decoder_norm", "model.decoder.layer_norm")
+        return out
+    # sines then cosines: ours interleaves them (dimension 2i a sine, 2i+1 its cosine)
+    order = torch.cat([torch.arange(0, cfg.d_model, 2), torch.arange(1, cfg.d_model, 2)])
+    return {name: reorder_model_dims(name, tensor, order) for name, tensor in out.items()}
+
+
+def reorder_model_dims(name: str, tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """A weight with its model-dimension axis (the residual stream's) put in `order`; the attention heads' and the
+    feed-forward's own dimensions stay. The same reordering everywhere leaves every output unchanged."""
+    if name.endswith(("q_proj.weight", "k_proj.weight", "v_proj.weight", "fc1.weight", "shared.weight",
+                      "embed_positions.weight")):
+        return tensor[:, order]  # reads the model dimensions: [out, D] or [rows, D]
+    if name.endswith(("out_proj.weight", "out_proj.bias", "fc2.weight", "fc2.bias")) or "layer_norm" in name:
+        return tensor[order]  # writes (or normalises) the model dimensions: [D, in] or [D]
+    return tensor  # q/k/v and fc1 biases (head / feed-forward dimensions), final_logits_bias

@@ -1,3 +1,4 @@
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,8 @@ def tiny_model(preset: str, vocab_size: int, seed: int = 0):
 def save_tiny_checkpoint(path: Path, preset: str, tokenizer, model=None) -> Path:
     """A tiny model of `preset` (or `model`) saved as an en-de ding checkpoint at `path`."""
     spec = model_spec(preset, len(tokenizer), "tiny")
+    if model is not None:
+        spec["config"] = asdict(model.cfg)  # the sizes and layout it was built with
     save_checkpoint(path, model or tiny_model(preset, len(tokenizer)), spec, tokenizer,
                     {"corpus": "ding-en-de", "direction": "en-de"})
     return path

@@ -11,9 +11,10 @@ import torch
 from engine.batching import collate
 from engine.checkpoint import CheckpointError
 from engine.hf_interop import HFTranslator, export_transformer, load_translator
+from engine.models import build_model, model_spec
 from engine.tokenizer import BOS_ID, EOS_ID, PAD_ID, encode
 from engine.translate import Translator
-from tests.conftest import save_tiny_checkpoint, tiny_model
+from tests.conftest import save_tiny_checkpoint
 
 SENTENCES = ["The house is small.", "I enjoyed my supper very much!", "Where is the station?"]
 
@@ -22,10 +23,11 @@ def save_engine(tmp_path: Path, preset: str, tokenizer, model=None) -> Path:
     return save_tiny_checkpoint(tmp_path / preset, preset, tokenizer, model)
 
 
-def briefly_trained(preset: str, tokenizer, pairs, steps: int = 60):
+def briefly_trained(preset: str, tokenizer, pairs, steps: int = 120, **overrides):
     """A tiny model trained for a few steps, so that it ends its sentences: an untrained one runs every hypothesis
     to the length limit, where generate() and our beam search legitimately cut hypotheses differently."""
-    model = tiny_model(preset, len(tokenizer)).train()
+    torch.manual_seed(0)
+    model = build_model(model_spec(preset, len(tokenizer), "tiny", **overrides)).train()
     sources, targets = [s for s, _ in pairs[:32]], [t for _, t in pairs[:32]]
     src, tgt_in, tgt_out = collate(encode(tokenizer, sources), encode(tokenizer, targets))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -37,14 +39,19 @@ def briefly_trained(preset: str, tokenizer, pairs, steps: int = 60):
     return model.eval()
 
 
-@pytest.mark.parametrize("preset", ["transformer", "transformer-learned", "transformer-nopos"])
-def test_exported_transformer_matches_the_engine(tmp_path, tiny_tokenizer, tiny_pairs, preset):
+@pytest.mark.parametrize(("preset", "norm_first", "twin"), [
+    ("transformer", False, "MarianMTModel"),  # the shipped layout
+    ("transformer", True, "PegasusForConditionalGeneration"),
+    ("transformer-learned", True, "PegasusForConditionalGeneration"),
+    ("transformer-nopos", True, "PegasusForConditionalGeneration")])
+def test_exported_transformer_matches_the_engine(tmp_path, tiny_tokenizer, tiny_pairs, preset, norm_first, twin):
     from transformers import AutoModelForSeq2SeqLM
 
-    model = briefly_trained(preset, tiny_tokenizer, tiny_pairs)
+    model = briefly_trained(preset, tiny_tokenizer, tiny_pairs, norm_first=norm_first)
     ours = Translator.load(save_engine(tmp_path, preset, tiny_tokenizer, model))
     out = export_transformer(tmp_path / preset, tmp_path / "hf")
     hf = AutoModelForSeq2SeqLM.from_pretrained(out, local_files_only=True).eval()
+    assert type(hf).__name__ == twin
     src = torch.tensor([[5, 6, 7, 8, EOS_ID], [9, 10, EOS_ID, PAD_ID, PAD_ID]])
     tgt = torch.tensor([[BOS_ID, 11, 12], [BOS_ID, 13, 14]])
     with torch.no_grad():
@@ -63,6 +70,10 @@ def test_exported_transformer_matches_the_engine(tmp_path, tiny_tokenizer, tiny_
 def test_models_without_a_transformers_twin_are_refused_with_a_reason(tmp_path, tiny_tokenizer):
     with pytest.raises(CheckpointError, match="recurrent models have no transformers architecture"):
         export_transformer(save_engine(tmp_path, "gru-attn", tiny_tokenizer), tmp_path / "out")
+    post_norm_bag_of_words = build_model(model_spec("transformer-nopos", len(tiny_tokenizer), "tiny", norm_first=False))
+    with pytest.raises(CheckpointError, match="post-norm Transformer with none positions has no transformers twin"):
+        export_transformer(save_engine(tmp_path, "transformer-nopos", tiny_tokenizer, post_norm_bag_of_words),
+                           tmp_path / "out")
 
 
 @pytest.fixture
