@@ -138,7 +138,7 @@ def test_a_mix_trains_on_every_source_and_scores_each_corpus(tmp_path):
 
 
 def test_the_family_recipe_fills_what_the_config_leaves_open():
-    assert with_family_recipe(TrainConfig(preset="transformer")).lr == TransformerSeq2Seq.recipe["lr"] == 2e-3
+    assert with_family_recipe(TrainConfig(preset="transformer")).lr == TransformerSeq2Seq.recipe["lr"] == 1e-3
     assert with_family_recipe(TrainConfig(preset="gru", lr=5e-4)).lr == 5e-4
     marian = with_family_recipe(TrainConfig(preset="hf-marian"))
     assert marian.warmup_steps == MarianSeq2Seq.recipe["warmup_steps"] == 600
