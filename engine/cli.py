@@ -236,12 +236,19 @@ def cmd_int8_check(args) -> None:
     """`int8-check`: test chrF/BLEU with the int8 output layer against fp32 -> results/int8-check.json (the dashboard
     offers int8 for the checkpoints that passed)."""
     from .bench import machine
-    from .quantization import CHECK_FILE, MAX_DROP, check_checkpoint
+    from .quantization import CHECK_FILE, MAX_DROP, check_checkpoint, still_valid_rows
 
     out = Path(args.out) if args.out else CHECK_FILE
     report = {"command": command_line(), "machine": machine(), "split": "test", "max_drop": MAX_DROP,
               "decoding": {"beam": args.beam, "length_penalty": args.length_penalty}, "models": {}}
-    for name in args.checkpoints or SHIPPED:
+    names = args.checkpoints or SHIPPED
+    if args.update and out.exists():
+        earlier = json.loads(out.read_text(encoding="utf-8"))
+        others = {p.name: p for p in CHECKPOINTS_DIR.iterdir() if p.name not in {Path(n).name for n in names}}
+        report["models"] = still_valid_rows(earlier, report["decoding"], others)
+        if report["models"]:
+            report["earlier_rows_from"] = earlier.get("earlier_rows_from") or earlier.get("command")
+    for name in names:
         path = CHECKPOINTS_DIR / name if "/" not in name else Path(name)
         row = report["models"][path.name] = check_checkpoint(path, args.corpora, args.beam, args.length_penalty)
         for corpus, c in row["corpora"].items():
@@ -403,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=int, default=5)
     p.add_argument("--length-penalty", type=float, default=SERVING_LENGTH_PENALTY)
     p.add_argument("--out", help="output JSON path (default: results/int8-check.json)")
+    p.add_argument("--update", action="store_true", help="keep the file's other rows whose weights and decoding "
+                                                         "settings are unchanged; check only the named checkpoints")
     p.set_defaults(func=cmd_int8_check)
 
     p = sub.add_parser("report", help="markdown table of checkpoints/*/eval.json")

@@ -72,6 +72,22 @@ def passed_checkpoints(check: dict, checkpoints: dict[str, Path]) -> set[str]:
     return passed
 
 
+def still_valid_rows(earlier: dict, decoding: dict, checkpoints: dict[str, Path]) -> dict:
+    """The rows of an earlier check worth keeping: same decoding settings, and weights unchanged since."""
+    if not isinstance(earlier, dict) or earlier.get("decoding") != decoding or not isinstance(earlier.get("models"),
+                                                                                                  dict):
+        return {}
+    kept = {}
+    for name, row in earlier["models"].items():
+        path = checkpoints.get(name)
+        try:
+            if path is not None and isinstance(row, dict) and row.get("weights_sha256") == weights_digest(path):
+                kept[name] = row
+        except OSError:
+            continue
+    return kept
+
+
 def check_checkpoint(path: Path, corpus_names: list[str], beam: int, length_penalty: float) -> dict:
     """int8 against fp32 on each corpus's test split, both decoded with (beam, length_penalty). The fp32 side comes
     from the checkpoint's eval file when that used these settings and its first batch (32 outputs) is reproduced

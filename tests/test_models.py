@@ -82,8 +82,8 @@ def test_post_norm_and_pre_norm_transformers_share_weight_names_not_outputs():
     torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(padded, full, atol=1e-5, rtol=1e-4)
     # the same layer weights, placed differently; only pre-norm needs a last norm after each stack
-    assert set(pre_norm.state_dict()) - set(model.state_dict()) == {f"{side}_norm.{p}" for side in ("encoder", "decoder")
-                                                                     for p in ("weight", "bias")}
+    final_norms = {f"{side}_norm.{p}" for side in ("encoder", "decoder") for p in ("weight", "bias")}
+    assert set(pre_norm.state_dict()) - set(model.state_dict()) == final_norms
     assert not torch.allclose(full, pre_norm(src, tgt))
 
 

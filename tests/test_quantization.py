@@ -76,3 +76,17 @@ def test_a_check_counts_only_for_the_weights_it_was_made_with(tmp_path, tiny_tok
     (path / "model.safetensors").write_bytes((path / "model.safetensors").read_bytes() + b" ")
     assert quantization.passed_checkpoints(check, {"t": path}) == set()
     assert quantization.passed_checkpoints(json.loads("{}"), {"t": path}) == set()
+
+
+def test_an_update_keeps_only_rows_whose_weights_and_decoding_are_unchanged(tmp_path, tiny_tokenizer):
+    same, changed = (save_tiny_checkpoint(tmp_path / n, "gru-attn", tiny_tokenizer) for n in ("same", "changed"))
+    decoding = {"beam": 5, "length_penalty": 2.0}
+    earlier = {"decoding": decoding, "models": {
+        "same": {"weights_sha256": quantization.weights_digest(same), "corpora": {}},
+        "changed": {"weights_sha256": quantization.weights_digest(changed), "corpora": {}},
+        "gone": {"weights_sha256": "0" * 64, "corpora": {}}}}
+    (changed / "model.safetensors").write_bytes((changed / "model.safetensors").read_bytes() + b" ")
+    paths = {"same": same, "changed": changed, "gone": tmp_path / "gone"}
+    assert list(quantization.still_valid_rows(earlier, decoding, paths)) == ["same"]
+    assert quantization.still_valid_rows(earlier, {"beam": 1, "length_penalty": 1.0}, paths) == {}
+    assert quantization.still_valid_rows({"models": []}, decoding, paths) == {}
