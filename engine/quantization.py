@@ -74,11 +74,11 @@ def passed_checkpoints(check: dict, checkpoints: dict[str, Path]) -> set[str]:
 
 def still_valid_rows(earlier: dict, decoding: dict, checkpoints: dict[str, Path]) -> dict:
     """The rows of an earlier check worth keeping: same decoding settings, and weights unchanged since."""
-    if not isinstance(earlier, dict) or earlier.get("decoding") != decoding or not isinstance(earlier.get("models"),
-                                                                                                  dict):
+    models = earlier.get("models") if isinstance(earlier, dict) else None
+    if not isinstance(models, dict) or earlier.get("decoding") != decoding:
         return {}
     kept = {}
-    for name, row in earlier["models"].items():
+    for name, row in models.items():
         path = checkpoints.get(name)
         try:
             if path is not None and isinstance(row, dict) and row.get("weights_sha256") == weights_digest(path):

@@ -51,40 +51,39 @@ def test_subsequent_mask_is_lower_triangular():
                              [True, True, True, False], [True, True, True, True]]
 
 
+def step_by_step(model, src, tgt):
+    """Logits [B, T, V] of the incremental decoder, fed one target position at a time."""
+    enc = model.encode(src)
+    state, steps = model.init_state(enc), []
+    for t in range(tgt.shape[1]):
+        logits, state = model.step(tgt[:, t], state, enc)
+        steps.append(logits)
+    return torch.stack(steps, 1)
+
+
 @pytest.mark.parametrize("preset", ALL_PRESETS)
 def test_incremental_decoding_equals_full_recomputation(preset):
     model = tiny_model(preset, VOCAB)
     src, tgt = batch(1)
     with torch.no_grad():
-        full = model(src, tgt)
-        enc = model.encode(src)
-        state, steps = model.init_state(enc), []
-        for t in range(tgt.shape[1]):
-            logits, state = model.step(tgt[:, t], state, enc)
-            steps.append(logits)
-    torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(step_by_step(model, src, tgt), model(src, tgt), atol=1e-5, rtol=1e-4)
 
 
-def test_post_norm_and_pre_norm_transformers_share_weight_names_not_outputs():
+def test_pre_norm_transformers_decode_as_they_train_and_differ_from_post_norm_only_by_final_norms():
     torch.manual_seed(0)
-    model = build_model(model_spec("transformer", VOCAB, "tiny", norm_first=False)).eval()
+    post_norm = build_model(model_spec("transformer", VOCAB, "tiny", norm_first=False)).eval()  # the default
     torch.manual_seed(0)
     pre_norm = build_model(model_spec("transformer", VOCAB, "tiny", norm_first=True)).eval()
     src, tgt = batch(1)
     with torch.no_grad():
-        full = model(src, tgt)
-        enc = model.encode(src)
-        state, steps = model.init_state(enc), []
-        for t in range(tgt.shape[1]):
-            logits, state = model.step(tgt[:, t], state, enc)
-            steps.append(logits)
-        padded = model(torch.cat([src, torch.full((3, 4), PAD_ID)], 1), tgt)
-    torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(padded, full, atol=1e-5, rtol=1e-4)
+        full = pre_norm(src, tgt)
+        torch.testing.assert_close(step_by_step(pre_norm, src, tgt), full, atol=1e-5, rtol=1e-4)
+        padded = pre_norm(torch.cat([src, torch.full((3, 4), PAD_ID)], 1), tgt)
+        torch.testing.assert_close(padded, full, atol=1e-5, rtol=1e-4)
+        assert not torch.allclose(full, post_norm(src, tgt))
     # the same layer weights, placed differently; only pre-norm needs a last norm after each stack
     final_norms = {f"{side}_norm.{p}" for side in ("encoder", "decoder") for p in ("weight", "bias")}
-    assert set(pre_norm.state_dict()) - set(model.state_dict()) == final_norms
-    assert not torch.allclose(full, pre_norm(src, tgt))
+    assert set(pre_norm.state_dict()) - set(post_norm.state_dict()) == final_norms
 
 
 def test_a_transformer_spec_written_before_norm_first_existed_loads_as_pre_norm():
