@@ -115,7 +115,8 @@ def export_transformer(checkpoint: Path, out: Path) -> Path:
                               f"{spec['family']} models have no transformers architecture to map onto{hint}")
     c = model.cfg
     if not c.norm_first and c.positional != "sinusoidal":
-        raise CheckpointError(f"{checkpoint}: a post-norm Transformer with {c.positional} positions has no "
+        positions = "no positions" if c.positional == "none" else f"{c.positional} positions"
+        raise CheckpointError(f"{checkpoint}: a post-norm Transformer with {positions} has no "
                               "transformers twin (Marian, the post-norm one, always adds its own sinusoidal positions)")
     settings = dict(
         vocab_size=c.vocab_size, d_model=c.d_model, encoder_layers=c.encoder_layers,

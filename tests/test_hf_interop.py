@@ -71,7 +71,7 @@ def test_models_without_a_transformers_twin_are_refused_with_a_reason(tmp_path, 
     with pytest.raises(CheckpointError, match="recurrent models have no transformers architecture"):
         export_transformer(save_engine(tmp_path, "gru-attn", tiny_tokenizer), tmp_path / "out")
     post_norm_bag_of_words = build_model(model_spec("transformer-nopos", len(tiny_tokenizer), "tiny", norm_first=False))
-    with pytest.raises(CheckpointError, match="post-norm Transformer with none positions has no transformers twin"):
+    with pytest.raises(CheckpointError, match="post-norm Transformer with no positions has no transformers twin"):
         export_transformer(save_engine(tmp_path, "transformer-nopos", tiny_tokenizer, post_norm_bag_of_words),
                            tmp_path / "out")
 
