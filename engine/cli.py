@@ -141,7 +141,14 @@ def cmd_decode_sweep(args) -> None:
     from .translate import Translator
 
     settings = [(1, 1.0)] + [(b, lp) for b in args.beams if b > 1 for lp in args.length_penalties]
-    report = {"command": command_line(), "split": "valid", "settings": settings, "models": {}}
+    report = {"command": command_line(), "split": "valid", "sentences": args.sentences, "settings": settings,
+              "models": {}}
+    out = Path(args.out)
+    if args.update and out.exists():  # keep the other models' rows if they were swept the same way
+        earlier = json.loads(out.read_text(encoding="utf-8"))
+        if earlier["settings"] == [list(s) for s in settings] and earlier.get("sentences", 400) == args.sentences:
+            report["models"] = earlier["models"]
+            report["earlier_rows_from"] = earlier.get("earlier_rows_from") or earlier["command"]
     for name in args.checkpoints or SHIPPED:
         translator = Translator.load(CHECKPOINTS_DIR / name if "/" not in name else Path(name))
         for corpus in args.corpora:
@@ -151,7 +158,7 @@ def cmd_decode_sweep(args) -> None:
             best = max(rows, key=lambda r: r["chrf"])
             print(f"{translator.name} {corpus} valid ({len(pairs)}): best chrF {best['chrf']} at beam {best['beam']}, "
                   f"length penalty {best['length_penalty']} (greedy {rows[0]['chrf']})", flush=True)
-            atomic_write_json(Path(args.out), report)
+            atomic_write_json(out, report)
 
 
 def cmd_presets(args) -> None:
@@ -365,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpora", nargs="+", default=["ding-en-de"], choices=list(corpora.CORPORA))
     p.add_argument("--sentences", type=int, default=400, help="first N pairs of each valid split")
     p.add_argument("--out", default=str(RESULTS_DIR / "decode-sweep.json"))
+    p.add_argument("--update", action="store_true", help="keep the file's rows for other models swept with the same "
+                                                         "settings (to finish an interrupted sweep)")
     p.set_defaults(func=cmd_decode_sweep)
 
     p = sub.add_parser("presets", help="run the Playground's presets as the page does, timing when each claim shows "

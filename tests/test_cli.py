@@ -80,3 +80,21 @@ def test_shipped_checkpoints_load_and_translate():
         translator = Translator.load(SHIPPED / name)
         assert translator.translate(["The weather is nice today."])[0].text
         assert json.loads((SHIPPED / name / "eval.json").read_text())["sentences"] == 1000
+
+
+def test_a_decode_sweep_update_keeps_the_other_models_rows_only_when_swept_the_same_way(tmp_path, tiny_tokenizer):
+    from engine.cli import main
+    from tests.conftest import save_tiny_checkpoint
+
+    first, second = (save_tiny_checkpoint(tmp_path / n, "gru-attn", tiny_tokenizer) for n in ("first", "second"))
+    out = tmp_path / "sweep.json"
+    sweep = ["decode-sweep", "--sentences", "2", "--length-penalties", "1.0", "--out", str(out)]
+    main([*sweep, str(first)])
+    main([*sweep, str(second), "--update"])
+    report = json.loads(out.read_text())
+    assert set(report["models"]) == {"first", "second"} and "first" in report["earlier_rows_from"]
+    assert [r["length_penalty"] for r in report["models"]["first"]["ding-en-de"]] == [1.0, 1.0]
+    main([*sweep, str(second), "--update", "--length-penalties", "2.0"])  # swept differently: the rows go
+    assert set(json.loads(out.read_text())["models"]) == {"second"}
+    main([*sweep, str(first)])  # no --update: a fresh file
+    assert set(json.loads(out.read_text())["models"]) == {"first"}
