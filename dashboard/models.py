@@ -181,8 +181,9 @@ def load_metrics(path: Path) -> list[dict]:
 
 
 def bench_files() -> list[Path]:
-    """The bench result files under results/."""
-    return sorted(RESULTS_DIR.glob("bench-*.json"))
+    """The bench result files under results/, the most recently measured first (files without a date last)."""
+    by_name = sorted(RESULTS_DIR.glob("bench-*.json"))
+    return sorted(by_name, key=lambda p: load_json(p).get("measured_on", ""), reverse=True)
 
 
 def load_json(path: Path) -> dict:

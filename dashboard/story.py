@@ -49,6 +49,24 @@ def machine_name(bench: dict) -> str:
             f"torch {m['torch']}")
 
 
+def machines_side_by_side(benches: dict[str, dict]) -> list[dict]:
+    """One row per bench file: its machine, how fast the GRU and our Transformer train on short and long sentences,
+    and our Transformer's decoding time against transformers' `generate` and CTranslate2 (ratios within that file)."""
+    rows = []
+    for name, bench in benches.items():
+        row = {"file": name, "machine": machine_name(bench)}
+        for preset, label in (("gru", "GRU"), ("transformer", "Transformer")):
+            for length in (32, 256):
+                speed = training_speed(bench, preset, length)
+                row[f"{label} trains, {length} tokens (tokens/s)"] = round(speed) if speed else None
+        ratios = bench.get("ratios", {})
+        for search, label in (("greedy", "greedy"), ("beam5", "beam 5")):
+            row[f"ours ÷ generate, {label}"] = ratios.get(f"decode_{search}_b1_24_transformer_over_generate")
+            row[f"ours ÷ CTranslate2, {label}"] = ratios.get(f"decode_{search}_b1_24_transformer_over_ctranslate2_fp32")
+        rows.append(row)
+    return rows
+
+
 def attention_gain(evals: dict[str, dict]) -> str | None:
     """The bottleneck chapter's sentence: the GRU with attention against the GRU without, on one test set."""
     if not {"gru", "gru-attn"} <= evals.keys():

@@ -288,8 +288,9 @@ def run_suite(quick: bool = False, progress: Callable[[float, str], None] | None
     jobs += [("train", a, 32, 1) for a in ARCHITECTURES if all_threads > 1]  # thread scaling
     jobs += [("decode round", "every decoder", r + 1, all_threads) for r in range(repeats)]
     jobs += [("serving", "shipped", (1, 10, 20) if quick else (1, 5, 10, 20, 30), all_threads)]
-    result = {"machine": machine(), "quick": quick, "repeats": repeats, "vocab": VOCAB, "batch": BATCH,
-              "matmul_gflops": {}, "training": [], "decoding": [], "threads": [], "serving": []}
+    result = {"machine": machine(), "measured_on": time.strftime("%Y-%m-%d"), "quick": quick, "repeats": repeats,
+              "vocab": VOCAB, "batch": BATCH, "matmul_gflops": {}, "training": [], "decoding": [], "threads": [],
+              "serving": []}
     for threads in sorted({1, all_threads}):
         with num_threads(threads):
             result["matmul_gflops"][f"fp32_{threads}_threads"] = round(matmul_ceiling(torch.float32), 1)

@@ -18,6 +18,16 @@ def test_speeds_and_thread_gains_come_from_the_bench_file():
     assert story.machine_name(BENCH) == "Test CPU, 2 cores, 2 threads (AVX2), torch 2.13"
 
 
+def test_machines_side_by_side_reads_each_file_and_leaves_what_it_lacks_empty():
+    gpu = {**BENCH, "machine": {**BENCH["machine"], "cpu": "GPU host"},
+           "ratios": {"decode_greedy_b1_24_transformer_over_generate": 0.3}}
+    cpu, gpu_row = story.machines_side_by_side({"bench-cpu.json": BENCH, "bench-gpu.json": gpu})
+    assert cpu["file"] == "bench-cpu.json" and cpu["machine"].startswith("Test CPU")
+    assert cpu["GRU trains, 32 tokens (tokens/s)"] == 6000 and cpu["Transformer trains, 256 tokens (tokens/s)"] is None
+    assert cpu["ours ÷ generate, greedy"] is None and gpu_row["ours ÷ generate, greedy"] == 0.3
+    assert gpu_row["machine"].startswith("GPU host")
+
+
 def long(chrf):
     return {"chrf": 30.0, "long_sentences": {"min_words": 30, "sentences": 293, "chrf": chrf}}
 

@@ -3,7 +3,7 @@ from statistics import mean
 import streamlit as st
 import torch
 
-from dashboard import figures
+from dashboard import figures, story
 from dashboard.models import bench_files, list_models, load_json, load_metrics
 from dashboard.widgets import chart, intro, source_note
 from engine import lab
@@ -31,6 +31,10 @@ files = bench_files()
 if not files:
     st.info("No benchmark file yet: run `python -m engine bench` (results/bench-<machine>.json).")
 else:
+    if len(files) > 1:
+        st.markdown("**Machines side by side** (decoding ratios: lower is faster; batch 1, 24 tokens)")
+        st.dataframe(story.machines_side_by_side({p.name: load_json(p) for p in files}), hide_index=True,
+                     width="stretch")
     path = st.selectbox("Benchmark file", files, format_func=lambda p: p.name)
     bench = load_json(path)
     m = bench["machine"]
