@@ -95,8 +95,8 @@ async def one_by_one(context, url, sentences, models):
 
 
 async def translate(context, url: str, sentence: str, models: int, ready: asyncio.Barrier | None = None):
-    """Open Translate in a new tab, translate one sentence with every model; (outputs, click time, time the server's
-    answer reached the page, time the page showed it)."""
+    """Open Translate in a new tab, translate one sentence with every model; (outputs, click time, click time plus
+    the server's share, time the page showed the answer)."""
     page = await context.new_page()
     server = ServerTimes(DONE_MARKER)
     await server.watch(context, page)
