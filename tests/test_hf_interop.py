@@ -49,6 +49,7 @@ def test_exported_transformer_matches_the_engine(tmp_path, tiny_tokenizer, tiny_
     from transformers import AutoModelForSeq2SeqLM
 
     learned = tiny_pairs[:8]
+    sources = [source for source, _ in learned]
     model = memorised(preset, tiny_tokenizer, learned, norm_first=norm_first)
     ours = Translator.load(save_engine(tmp_path, preset, tiny_tokenizer, model))
     out = export_transformer(tmp_path / preset, tmp_path / "hf")
@@ -61,8 +62,8 @@ def test_exported_transformer_matches_the_engine(tmp_path, tiny_tokenizer, tiny_
         torch.testing.assert_close(theirs_logits, ours.model(src, tgt), atol=1e-5, rtol=1e-5)
     theirs = HFTranslator.load(out)
     for beam in (1, 3):
-        a = ours.translate([source for source, _ in learned], beam=beam, with_attention=True)
-        b = theirs.translate([source for source, _ in learned], beam=beam, with_attention=True)
+        a = ours.translate(sources, beam=beam, with_attention=True)
+        b = theirs.translate(sources, beam=beam, with_attention=True)
         assert [t.tokens for t in a] == [t.tokens for t in b]
         assert [t.source_tokens for t in a] == [t.source_tokens for t in b]
     for x, y in zip(a, b):
