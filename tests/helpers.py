@@ -31,6 +31,12 @@ def translate(at: AppTest, text: str) -> AppTest:
     return at
 
 
+def answered_models(at: AppTest) -> list[str]:
+    """The model named on each translation card of the Translate page, in order (per input when shuffled)."""
+    return [m.value.strip("*") for m in at.markdown
+            if m.value.startswith("**") and m.value.endswith("**") and m.value != "**Shuffled input:**"]
+
+
 def plotly_titles(at: AppTest) -> list[str]:
     """The titles of the page's plotly charts, in order."""
     return [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]

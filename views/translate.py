@@ -106,7 +106,7 @@ for label, source in inputs.items():
                 st.caption(f":material/content_cut: only the first {MAX_SOURCE_TOKENS} subwords of the input were "
                            "translated")
 
-st.table(rows)
+# no st.table of the same figures: the cards show them, and a table doubled the browser's drawing work per answer
 st.download_button("Download translations (CSV)", to_csv(rows), file_name="translations.csv", mime="text/csv")
 
 st.subheader("Where did each model look?")
