@@ -1,4 +1,5 @@
 """The micro-batcher: concurrent requests are decoded together, and each gets exactly its own result."""
+import contextlib
 import threading
 import time
 import tomllib
@@ -129,3 +130,31 @@ def test_the_server_skips_streamlits_full_garbage_collection_after_every_rerun()
     every rerun of every session: 20 visitors queued behind those (README, Speed). Python's own collector still runs."""
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+@pytest.mark.slow
+def test_the_translate_page_waits_with_a_still_note_not_an_animated_spinner(monkeypatch):
+    """Without a GPU a browser redraws st.spinner's animation in software: about a tenth of a core per waiting tab,
+    which a class of 20 waiting tabs took from the server in the load test (README, Speed)."""
+    import streamlit as st
+
+    from dashboard import widgets
+    from tests.helpers import answered_models, open_page, translate
+
+    notes = []
+
+    @contextlib.contextmanager
+    def recorded_note(text):
+        notes.append(text)
+        with real_note(text):
+            yield
+
+    def no_spinner(*args, **kwargs):
+        raise AssertionError("st.spinner on the Translate page")
+
+    real_note = widgets.waiting_note
+    monkeypatch.setattr(st, "spinner", no_spinner)
+    monkeypatch.setattr(widgets, "waiting_note", recorded_note)
+    at = translate(open_page("views/translate.py"), "The house is small.")
+    assert notes == [f"Translating with {len(answered_models(at))} models…"]
+    assert not any("Translating" in c.value for c in at.caption)  # gone once the answers are there

@@ -10,7 +10,7 @@ from dashboard.models import (
     model_meta,
     visible_runs,
 )
-from dashboard.widgets import intro, to_csv
+from dashboard.widgets import intro, to_csv, waiting_note
 from engine import replay
 from engine.decoding import SERVING_LENGTH_PENALTY
 from engine.translate import MAX_SOURCE_TOKENS, InputError, prepare_input
@@ -70,7 +70,7 @@ def translate_all(sentence: str) -> dict | None:
         st.code(message, language=None, wrap_lines=True)
     if not translators:
         return None
-    with st.spinner("Translating…"):
+    with waiting_note(f"Translating with {len(translators)} models…"):
         return translations.translate_everything(translators, translations.inputs_for(sentence, shuffle), beam)
 
 
