@@ -6,14 +6,17 @@ STALL_BOUND, and that a second training is turned down politely. Figures go to t
 
 Each latency is measured twice: the server's share (from the click's rerun request leaving the page's websocket to
 the arrival of the heading the page writes after every model's card), and the visitor's wait until the browser drew
-it, which here includes 20 browsers drawing on the cores the server runs on.
+it, which here includes 20 browsers drawing on the cores the server runs on. Each round also says where the machine's
+CPU went (server, chromium's renderers, its GPU process, the rest), read from /proc.
 """
 import asyncio
 import base64
 import json
+import os
 import shutil
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -62,6 +65,58 @@ def summary(spans: list[tuple[float, float, float]], wall: float) -> dict:
             "p95_s": round(percentile(drawn, 95), 2), "max_s": round(max(drawn), 2), "wall_s": round(wall, 2),
             "sentences_per_s": round(len(spans) / wall, 2), "server_p50_s": round(percentile(server, 50), 2),
             "server_p95_s": round(percentile(server, 95), 2)}
+
+
+def process_kind(pid: int, server_pid: int) -> str:
+    """Which part of the rig a process is: the server, chromium's renderers, its GPU process, the rest of chromium, or
+    anything else (this test, Playwright's driver)."""
+    if pid == server_pid:
+        return "server"
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    if b"--type=renderer" in command:
+        return "renderers"
+    if b"--type=gpu-process" in command:
+        return "gpu-process"
+    return "chromium, other" if b"chrom" in command else "other"
+
+
+class CpuSampler:
+    """CPU seconds per kind of process, sampled from /proc every 0.25 s, so that tabs closed meanwhile still count."""
+
+    def __init__(self, server_pid: int):
+        self.server_pid, self.samples, self._task = server_pid, [], None  # samples: (time, {pid: (kind, cpu s)})
+        self.kinds = {}  # pid -> process_kind, read once
+
+    def snapshot(self) -> dict:
+        ticks, cpu = os.sysconf("SC_CLK_TCK"), {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    pid, fields = int(entry.name), (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    if pid not in self.kinds:
+                        self.kinds[pid] = process_kind(pid, self.server_pid)
+                    cpu[pid] = (self.kinds[pid], (int(fields[11]) + int(fields[12])) / ticks)  # utime + stime
+                except (OSError, IndexError, ValueError):
+                    continue  # exited meanwhile
+        return cpu
+
+    async def _run(self):
+        while True:
+            self.samples.append((time.perf_counter(), self.snapshot()))
+            await asyncio.sleep(0.25)
+
+    def start(self):
+        self._task = asyncio.create_task(self._run())
+
+    def between(self, start: float, end: float) -> dict[str, float]:
+        """CPU seconds per kind of process from `start` to `end` (perf_counter times)."""
+        used = Counter()
+        inside = [cpu for when, cpu in self.samples if start - 0.25 <= when <= end + 0.25]
+        for before, after in zip(inside, inside[1:]):
+            for pid, (kind, seconds) in after.items():
+                if pid in before:
+                    used[kind] += seconds - before[pid][1]
+        return {kind: round(seconds, 1) for kind, seconds in used.most_common()}
 
 
 class ServerTimes:
@@ -132,14 +187,19 @@ async def translate(context, url: str, sentence: str, models: int, ready: asynci
     return texts, start, start + await server.seconds(), done
 
 
-async def concurrent_round(contexts, url, sentences, models):
+async def concurrent_round(contexts, url, sentences, models, cpu: CpuSampler):
     """Every session clicks at once; (outputs in order, summary). Throughput counts from the first click to the last
-    answer."""
+    answer. The summary also says where the machine's CPU went while all waited (first click to the server's first
+    answer) and from then to the last answer drawn."""
     ready = asyncio.Barrier(len(sentences))
     results = await asyncio.gather(*(translate(c, url, s, models, ready) for c, s in zip(contexts, sentences)))
     spans = [span for _, *span in results]
-    wall = max(done for _, _, done in spans) - min(start for start, _, _ in spans)
-    return [texts for texts, *_ in results], summary(spans, wall)
+    first_click, first_answer = min(start for start, _, _ in spans), min(answered for _, answered, _ in spans)
+    last_drawn = max(done for _, _, done in spans)
+    return [texts for texts, *_ in results], {
+        **summary(spans, last_drawn - first_click),
+        "cpu_s_while_all_wait": cpu.between(first_click, first_answer),
+        "cpu_s_after_first_answer": cpu.between(first_answer, last_drawn)}
 
 
 async def start_training(context, url: str, name: str) -> str:
@@ -173,12 +233,14 @@ async def load_test(url: str, pid: int, report: dict) -> None:
         for context in contexts:
             context.set_default_timeout(240_000)  # 20 pages load at once on 2 cores
 
+        cpu = CpuSampler(pid)
+        cpu.start()
         alone, report["single_user"] = await one_by_one(contexts[0], url, sentences, models)  # the reference outputs
         report["rss_mb_after_single_user"] = round(rss_mb(pid))
 
         for round_ in (1, 2):
             shifted = sentences[round_:] + sentences[:round_]  # each round gives every session another sentence
-            outputs, report[f"concurrent_round_{round_}"] = await concurrent_round(contexts, url, shifted, models)
+            outputs, report[f"concurrent_round_{round_}"] = await concurrent_round(contexts, url, shifted, models, cpu)
             for sentence, texts in zip(shifted, outputs):
                 assert texts == alone[sentence], f"round {round_}: {sentence!r} differs from the single-user result"
             report[f"rss_mb_after_round_{round_}"] = round(rss_mb(pid))
@@ -192,7 +254,7 @@ async def load_test(url: str, pid: int, report: dict) -> None:
         await asyncio.sleep(3)  # the training is under way
         outputs, report["single_user_while_training"] = await one_by_one(contexts[2], url, sentences[:5], models)
         assert all(outputs[s] == alone[s] for s in outputs)
-        outputs, report["concurrent_while_training"] = await concurrent_round(contexts, url, sentences, models)
+        outputs, report["concurrent_while_training"] = await concurrent_round(contexts, url, sentences, models, cpu)
         assert [o == alone[s] for o, s in zip(outputs, sentences)] == [True] * SESSIONS
         report["training_steps_during_round"] = sum(
             1 for line in (RUNS_DIR / name / "metrics.jsonl").read_text().splitlines() if '"kind": "step"' in line)
