@@ -43,8 +43,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict | None = None):
-    """Yield (url, process) of a fresh server; stop it afterwards.
+def streamlit_server(env: dict | None = None, script: str = "streamlit_app.py"):
+    """Yield (url, process) of a fresh server running `script` (relative to the repository); stop it afterwards.
 
     The server's output goes to a log file under test-artifacts/, never to a pipe nobody reads (a full pipe would
     block the server). A server that has not stopped 30 s after SIGTERM is killed with a warning: the tests check
@@ -55,7 +55,7 @@ def streamlit_server(env: dict | None = None):
     log_path = ARTIFACTS / f"streamlit-{port}.log"
     log = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})},
     )
