@@ -13,23 +13,19 @@ import statistics
 from playwright.async_api import async_playwright
 
 from dashboard.models import list_models
-from engine import corpora
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, streamlit_server
-from tests.test_load import SESSIONS, CpuSampler, concurrent_round, one_by_one
+from tests.test_load import CpuSampler, class_sentences, concurrent_round, one_by_one, visitors
 
 PAGES = {"translate page": "streamlit_app.py", "bare page": "tests/data/bare_translate_page.py"}
 
 
 async def rounds(url: str, pid: int, count: int) -> list[dict]:
-    """A lone visitor's five sentences (the reference outputs), then `count` rounds of every session at once."""
-    models = len(list_models())
-    pairs = corpora.load_split("ding-en-de", "test")
-    sentences = sorted({s for s, _ in pairs if 20 < len(s) < 90}, key=len)[::7][:SESSIONS]  # as test_load
+    """A lone visitor translating every sentence in turn (the reference outputs), then `count` rounds of every
+    session at once."""
+    models, sentences = len(list_models()), class_sentences()
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        contexts = [await browser.new_context() for _ in range(SESSIONS)]
-        for context in contexts:
-            context.set_default_timeout(240_000)  # 20 pages load at once on 2 cores
+        contexts = await visitors(browser)
         cpu = CpuSampler(pid)
         cpu.start()
         alone, _ = await one_by_one(contexts[0], url, sentences, models)

@@ -219,19 +219,30 @@ async def start_training(context, url: str, name: str) -> str:
     return text
 
 
+def class_sentences() -> list[str]:
+    """SESSIONS test sentences of everyday length (ding-en-de), spread over its lengths."""
+    test_pairs = corpora.load_split("ding-en-de", "test")
+    return sorted({s for s, _ in test_pairs if 20 < len(s) < 90}, key=len)[::7][:SESSIONS]
+
+
+async def visitors(browser) -> list:
+    """One browser profile per visitor."""
+    contexts = [await browser.new_context() for _ in range(SESSIONS)]
+    for context in contexts:
+        context.set_default_timeout(240_000)  # 20 pages load at once on 2 cores
+    return contexts
+
+
 async def load_test(url: str, pid: int, report: dict) -> None:
     """Fill `report` as the test goes, so a failure keeps what was measured and the runs to clean up."""
     models = len(list_models())
-    test_pairs = corpora.load_split("ding-en-de", "test")
-    sentences = sorted({s for s, _ in test_pairs if 20 < len(s) < 90}, key=len)[::7][:SESSIONS]
+    sentences = class_sentences()
     assert len(set(sentences)) == SESSIONS
     weights_mb = sum(model_meta(e).get("parameters", 0) for e in list_models()) * 4 / 2**20
     report.update(models_per_sentence=models, fp32_weights_mb=round(weights_mb), sentences=sentences)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        contexts = [await browser.new_context() for _ in range(SESSIONS)]  # one browser profile per visitor
-        for context in contexts:
-            context.set_default_timeout(240_000)  # 20 pages load at once on 2 cores
+        contexts = await visitors(browser)
 
         cpu = CpuSampler(pid)
         cpu.start()
