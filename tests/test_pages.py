@@ -80,8 +80,8 @@ def test_translate_page_offers_int8_only_for_models_whose_weights_passed_the_che
     at.toggle(key="int8").set_value(True)
     translate(at, "The dog bites the man.")
     marked = [c.value for c in at.caption if "int8 output layer" in c.value]
-    assert len(marked) == 1 and answered_models(at) == ["gru-attn", "transformer"]  # gru-attn only: the
-    # transformer's weights changed
+    # int8 for gru-attn only: the transformer's weights changed since the check
+    assert len(marked) == 1 and answered_models(at) == ["gru-attn", "transformer"]
 
 
 def test_quality_page_lists_every_shipped_model():
