@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.jobs import MAX_RUNS, MAX_RUNS_MB, NAME_PATTERN, evicted_names
-from engine import metrics_log, quantization
+from engine import metrics_log, quantization, staging
 from engine.checkpoint import CheckpointError, read_json
 from engine.hf_interop import is_transformers_dir
 from engine.hf_interop import load_translator as open_translator
@@ -38,6 +38,18 @@ def list_models(runs: Iterable[str] = ()) -> list[ModelEntry]:
                 for name in runs
                 if NAME_PATTERN.fullmatch(name) and (RUNS_DIR / name / "best" / "config.json").is_file()]
     entries += [ModelEntry(p.name, p, p / "metrics.jsonl", False, transformers=True) for p in transformers_dirs()]
+    return entries
+
+
+def staged_models() -> list[ModelEntry]:
+    """Models of a set still being staged (`python -m engine train-set checkpoints/<folder>`), labelled as such."""
+    entries = []
+    for manifest_path in sorted(CHECKPOINTS_DIR.glob(f"*/{staging.MANIFEST}")):
+        manifest = read_json(manifest_path)
+        label = "next set" + ("" if set(manifest["models"]) == set(manifest["presets"]) else ", incomplete")
+        folders = [manifest_path.parent / p for p in manifest["models"]]
+        entries += [ModelEntry(f"{f.name} ({label})", f, f / "metrics.jsonl", False)
+                    for f in folders if (f / "config.json").is_file()]
     return entries
 
 

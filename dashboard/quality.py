@@ -32,6 +32,20 @@ def verdict(rows: list[dict], focus: str = "transformer") -> str:
     return text
 
 
+def set_story(summary: dict | None) -> str:
+    """What every shipped model was given: its training budget and the machine it trained on."""
+    if not summary:
+        return ""
+    if summary["budget_tokens"]:
+        budget = (f"Every model here learned from the same amount of text: **{summary['budget_tokens'] / 1e6:g} "
+                  f"million training tokens** (word pieces) each")
+    else:
+        budget = "The models here were trained on different budgets"
+    source = f"`{summary['source']}`" if summary["source"] else "each model's config.json"
+    return (f"{budget}, on {' and '.join(summary['machines'])} ({summary['train_minutes']:g} training minutes for "
+            f"all {summary['models']}). From {source}.")
+
+
 def ordinal(n: int) -> str:
     """1 -> '1st', 2 -> '2nd', 11 -> '11th'."""
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"

@@ -1,4 +1,5 @@
-"""Command line: `python -m engine {data,train,train-all,eval,translate,export,bench,serve-load,report} --help`."""
+"""Command line: `python -m engine COMMAND --help` for data, train, train-all, train-set, promote-set, eval, translate,
+export, bench, serve-load, report and the rest."""
 from __future__ import annotations
 
 import argparse
@@ -99,7 +100,7 @@ def cmd_train(args) -> None:
 def cmd_train_all(args) -> None:
     """Train every shipped model with the same budget, export it and evaluate it on the test split of every corpus
     in its mix (resumable: re-run, with a larger budget if you like, to continue)."""
-    from .mix import parse_mix
+    from .staging import test_corpora
 
     for preset in args.presets or SHIPPED:
         args.preset = preset
@@ -107,8 +108,41 @@ def cmd_train_all(args) -> None:
         run_dir = RUNS_DIR / "shipped" / preset
         run_training(cfg, run_dir, resume=True)
         export(run_dir, CHECKPOINTS_DIR / preset, command=command_line())
-        for corpus in dict.fromkeys([cfg.corpus] + [s.corpus for s in parse_mix(cfg.mix or cfg.corpus)]):
+        for corpus in test_corpora(cfg):
             evaluate_checkpoint(CHECKPOINTS_DIR / preset, "test", args.beam, args.length_penalty, corpus)
+
+
+def cmd_train_set(args) -> None:
+    """`train-set STAGING`: the set's models not staged yet, one whole run each, exported, scored and recorded in
+    STAGING/SET.json (a later call with the same settings goes on with the rest)."""
+    from .staging import read_manifest, train_set
+
+    staging = Path(args.staging)
+    manifest = read_manifest(staging)
+    presets = args.presets or (manifest["presets"] if manifest else list(SHIPPED))
+    known = {**manifest["settings"], **manifest["decoding"]} if manifest else \
+        {"beam": 5, "length_penalty": SERVING_LENGTH_PENALTY}
+    for key, value in known.items():  # flags left out: the set's own
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    args.preset = presets[0]
+    cfg = train_config_from(args)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` saves the run like Ctrl-C
+    try:
+        train_set(staging, cfg, presets, args.beam, args.length_penalty,
+                  Path(args.runs_dir) if args.runs_dir else RUNS_DIR / "sets" / staging.name,
+                  command_line(), args.count, say=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        sys.exit("interrupted: the run is saved under runs/sets/; the same command continues it")
+
+
+def cmd_promote_set(args) -> None:
+    """`promote-set STAGING`: the complete staged set replaces the shipped one."""
+    from .staging import promote
+
+    presets = promote(Path(args.staging), CHECKPOINTS_DIR)
+    print(f"checkpoints/ now holds the new set: {', '.join(presets)}. Update the README tables "
+          f"(`python -m engine report`) and commit it all in one commit.")
 
 
 # ---------------------------------------------------------------- export / eval / translate
@@ -352,6 +386,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="length penalty of the test evaluation (chosen on valid: results/decode-sweep.json)")
     add_training_options(p)
     p.set_defaults(func=cmd_train_all)
+
+    p = sub.add_parser("train-set", help="train a shipped set in pieces: the models not yet staged in STAGING, "
+                                         "exported and scored one by one, recorded in STAGING/SET.json")
+    p.add_argument("staging", help="staging folder, e.g. checkpoints/next")
+    p.add_argument("--presets", nargs="*", choices=list(PRESETS), help=f"the set (default: {' '.join(SHIPPED)})")
+    p.add_argument("--count", type=int, help="train at most this many models now (a piece of work)")
+    p.add_argument("--runs-dir", help="where the runs train (default: runs/sets/<staging folder's name>)")
+    p.add_argument("--beam", type=int, help="beam size of the test evaluation (default: 5, or the set's)")
+    p.add_argument("--length-penalty", type=float, help=f"length penalty of the test evaluation (default: "
+                   f"{SERVING_LENGTH_PENALTY}, chosen on valid in results/decode-sweep.json, or the set's)")
+    add_training_options(p)
+    p.set_defaults(func=cmd_train_set)
+
+    p = sub.add_parser("promote-set", help="replace the shipped set in checkpoints/ with a complete staged set")
+    p.add_argument("staging", help="staging folder, e.g. checkpoints/next")
+    p.set_defaults(func=cmd_promote_set)
 
     p = sub.add_parser("eval", help="sacrebleu BLEU/chrF/TER, scores by length, perplexity -> CHECKPOINT/eval.json "
                                     "(eval-<corpus>.json for --corpus, eval-valid.json for --split valid)")

@@ -100,7 +100,7 @@ def test_quality_page_races_the_learning_curves_and_scores_long_sentences():
     assert "validation chrF (0-100)" in titles and "chrF by source length — ding-en-de test" in titles
     race = json.loads(at.get("plotly_chart")[titles.index("validation chrF (0-100)")].proto.spec)
     shipped = {e.name for e in list_models() if e.shipped}
-    assert {trace["name"] for trace in race["data"]} == shipped
+    assert {trace["name"] for trace in race["data"] if "next set" not in trace["name"]} == shipped
     assert any("leads" in m.value for m in at.markdown)  # the race's one-line story
     assert any("translates best here" in m.value for m in at.markdown)  # plain language before the metrics
     at.segmented_control(key="test-set").set_value("bible-en-de")
@@ -109,6 +109,25 @@ def test_quality_page_races_the_learning_curves_and_scores_long_sentences():
     at.run()
     assert not at.exception and "BLEU by source length — bible-en-de test" in plotly_titles(at)
     assert set(at.dataframe[0].value["model"]) == shipped  # every shipped model scored on the long verses
+
+
+def test_quality_page_names_the_sets_budget_and_machine_and_races_a_staged_model_as_such():
+    budgets = {json.loads((e.path / "config.json").read_text())["meta"]["train_config"]["max_train_tokens"]
+               for e in list_models() if e.shipped}
+    staged = CHECKPOINTS_DIR / f"test-next-{uuid.uuid4().hex[:8]}"  # a set being staged, one model done
+    try:
+        (staged / "transformer").mkdir(parents=True)
+        for name in ("config.json", "metrics.jsonl"):
+            shutil.copy(CHECKPOINTS_DIR / "transformer" / name, staged / "transformer" / name)
+        (staged / "SET.json").write_text(json.dumps({"presets": ["transformer", "gru"], "models": {"transformer": {}}}))
+        at = open_page("views/quality.py")
+    finally:
+        shutil.rmtree(staged)
+    story = next(c.value for c in at.caption if "training tokens" in c.value)
+    assert f"{budgets.pop() / 1e6:g} million training tokens" in story and "2 threads, torch" in story
+    race = json.loads(at.get("plotly_chart")[plotly_titles(at).index("validation chrF (0-100)")].proto.spec)
+    assert "transformer (next set, incomplete)" in {trace["name"] for trace in race["data"]}
+    assert "transformer (next set, incomplete)" not in set(at.dataframe[0].value["model"])  # only in the race
 
 
 def test_speed_page_measures_live():

@@ -1,9 +1,10 @@
 import streamlit as st
 
 from dashboard import figures, quality
-from dashboard.models import list_models, load_eval, load_metrics, visible_runs
+from dashboard.models import list_models, load_eval, load_metrics, staged_models, visible_runs
 from dashboard.widgets import chart, intro, source_note, to_csv
-from engine import corpora
+from engine import corpora, staging
+from engine.paths import CHECKPOINTS_DIR
 
 intro("Quality", """
 Which model translates best? Read the verdict, then the bars: every model translated the same test sentences it
@@ -22,6 +23,7 @@ corpus = st.segmented_control("Test sentences", test_sets, default=test_sets[0],
 evals = {e.name: ev for e in models if (ev := load_eval(e, corpus)) and ev["corpus"] == corpus}
 rows = quality.score_rows(evals)
 st.markdown(quality.verdict(rows))
+st.caption(quality.set_story(staging.summary(CHECKPOINTS_DIR)))
 metric = st.segmented_control(
     "Metric", ["chrF", "BLEU", "TER"], default="chrF", key="metric",
     help="**chrF** counts matching character sequences and is kind to near misses; **BLEU** counts matching word "
@@ -44,7 +46,7 @@ y = c1.segmented_control("Score", ["valid_chrf", "valid_bleu", "valid_chrf_bible
                          key="race-y", format_func=figures.label) or "valid_chrf"
 x = c2.segmented_control("Against", ["tokens_seen", "train_minutes"], default="tokens_seen", key="race-x",
                          format_func=figures.label) or "tokens_seen"
-logs = {e.name: load_metrics(e.metrics) for e in models if e.shipped}
+logs = {e.name: load_metrics(e.metrics) for e in models + staged_models() if e.shipped or "next set" in e.name}
 runs = {name: records for name, records in logs.items() if any(r.get("kind") == "eval" and y in r for r in records)}
 if runs:
     race_rows = [{"model": n, x: px, y: py} for n, r in runs.items() for px, py in zip(*figures.metric_series(r, y, x))]
@@ -52,7 +54,9 @@ if runs:
           "Validation score during training: who learned faster, and who was still improving at the end.")
     st.markdown(quality.race_story(figures.race_leaders(runs, y, x), "tokens" if x == "tokens_seen" else "minutes"))
     source_note("From each shipped checkpoint's metrics.jsonl (greedy decoding of the first 200 ding-en-de and 100 "
-                "bible-en-de validation sentences), written by `python -m engine train-all`.")
+                "bible-en-de validation sentences), written by `python -m engine train-all`. Models marked \"next "
+                "set\" are staged by `python -m engine train-set` for the next shipped set, with a larger budget; "
+                "they are not on the rest of this page until the whole set is done.")
 else:
     st.info("No shipped model has these validation scores in its metrics.jsonl yet.")
 
