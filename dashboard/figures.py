@@ -6,7 +6,7 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
-from engine.replay import steps_done
+from engine.inference.replay import steps_done
 
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), legend=dict(orientation="h", y=-0.2))
 
@@ -143,7 +143,7 @@ def by_length(rows_by_model: dict[str, list[dict]], metric: str, corpus: str) ->
 def decode_race(timelines: dict, frames: int = 40) -> go.Figure:
     """An animation on one shared clock: per model, a row of source words lighting up as they are read and a row of
     output words appearing as they are written, with a play button and a slider to scrub. `timelines` maps a model
-    name to an `engine.replay.Timeline`."""
+    name to an `engine.inference.replay.Timeline`."""
     end = max(t.total_ms for t in timelines.values())
     clock = [end * i / frames for i in range(frames + 1)]
     rows = [(name, kind) for name in timelines for kind in ("reads", "writes")]

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.evaluation.scoring import evaluate_checkpoint
 from engine.paths import DASHBOARD_RUNS_DIR
-from engine.shipping import evaluate_checkpoint
-from engine.training import TrainConfig, Trainer
+from engine.training.trainer import TrainConfig, Trainer
 
 MAX_TRAININGS = int(os.environ.get("SEQ2SEQ_MAX_TRAININGS", "1"))
 MAX_RUNS = int(os.environ.get("SEQ2SEQ_MAX_RUNS", "20"))  # browser-trained runs kept on disk, newest first

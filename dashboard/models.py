@@ -10,13 +10,16 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.jobs import MAX_RUNS, MAX_RUNS_MB, NAME_PATTERN, evicted_names
-from engine import metrics_log, quantization, staging
-from engine.checkpoint import CheckpointError, read_json
-from engine.hf_interop import is_transformers_dir
-from engine.hf_interop import load_translator as open_translator
+from engine.evaluation import int8_check
+from engine.inference.hf_interop import is_transformers_dir
+from engine.inference.hf_interop import load_translator as open_translator
+from engine.inference.translate import Translator
+from engine.models import PRESETS, model_class
+from engine.models.checkpoint import CheckpointError, read_json
 from engine.paths import CHECKPOINTS_DIR, HF_MODELS_DIR, RESULTS_DIR
 from engine.paths import DASHBOARD_RUNS_DIR as RUNS_DIR  # models trained from the browser
-from engine.translate import Translator
+from engine.shipping import sets
+from engine.training import metrics_log
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ def list_models(runs: Iterable[str] = ()) -> list[ModelEntry]:
 def staged_models() -> list[ModelEntry]:
     """Models of a set still being staged (`python -m engine train-set checkpoints/<folder>`), labelled as such."""
     entries = []
-    for manifest_path in sorted(CHECKPOINTS_DIR.glob(f"*/{staging.MANIFEST}")):
+    for manifest_path in sorted(CHECKPOINTS_DIR.glob(f"*/{sets.MANIFEST}")):
         manifest = read_json(manifest_path)
         label = "next set" + ("" if set(manifest["models"]) == set(manifest["presets"]) else ", incomplete")
         folders = [manifest_path.parent / p for p in manifest["models"]]
@@ -126,13 +129,13 @@ def _int8_passed(check_file: str, mtime: float, checkpoints: tuple[tuple[str, st
         check = json.loads(Path(check_file).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return set()
-    return quantization.passed_checkpoints(check, {name: Path(path) for name, path, _ in checkpoints})
+    return int8_check.passed_checkpoints(check, {name: Path(path) for name, path, _ in checkpoints})
 
 
 def int8_offered(entries: list[ModelEntry]) -> set[str]:
     """Names of the engine checkpoints among `entries` whose present weights passed `python -m engine int8-check`
     (results/int8-check.json): the int8 output layer is offered for these only."""
-    check_file = quantization.CHECK_FILE
+    check_file = int8_check.CHECK_FILE
     if not check_file.is_file():
         return set()
     checkpoints = tuple((e.name, str(e.path), _weights_mtime(e)) for e in entries if not e.transformers)
@@ -148,14 +151,14 @@ def _config(entry: ModelEntry) -> dict:
     return config if isinstance(config, dict) else {}
 
 
-def model_family(entry: ModelEntry) -> str:
-    """The model family config.json names ("recurrent", "transformer", ...; "transformers" for a Hugging Face
-    directory, "" when unknown)."""
+def is_recurrent(entry: ModelEntry) -> bool | None:
+    """Whether the model reads its source one token after another, as its model class says (a Hugging Face
+    directory: no, those are Transformers); None when its config.json names no known preset."""
     if entry.transformers:
-        return "transformers"
+        return False
     model = _config(entry).get("model")
-    family = model.get("family") if isinstance(model, dict) else None
-    return family if isinstance(family, str) else ""
+    preset = model.get("preset") if isinstance(model, dict) else None
+    return model_class(preset).recurrent if preset in PRESETS else None
 
 
 def model_meta(entry: ModelEntry) -> dict:

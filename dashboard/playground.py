@@ -6,8 +6,8 @@ import os
 import threading
 from dataclasses import dataclass, field
 
+from engine.experiments.toy import FAMILIES, ToyModel, ToyRace, ToyTask
 from engine.paths import RESULTS_DIR
-from engine.toy import FAMILIES, ToyModel, ToyRace, ToyTask
 
 MAX_RACES = int(os.environ.get("SEQ2SEQ_MAX_RACES", "2"))
 MAX_SECONDS = 60  # training seconds per model a visitor may ask for

@@ -77,11 +77,12 @@ def attention_gain(evals: dict[str, dict]) -> str | None:
             f"({attn - plain:+.1f}).")
 
 
-def long_sentence_verdict(evals: dict[str, dict], families: dict[str, str], focus: str = "transformer") -> str | None:
-    """Whether the Transformer beats every recurrent model (by `families`: model -> family) on the longest test
-    sentences (eval.json 'long_sentences')."""
+def long_sentence_verdict(evals: dict[str, dict], is_recurrent: dict[str, bool | None],
+                          focus: str = "transformer") -> str | None:
+    """Whether the Transformer beats every recurrent model (`is_recurrent`: model -> whether it is one) on the longest
+    test sentences (eval.json 'long_sentences')."""
     long = {n: ev["long_sentences"] for n, ev in evals.items() if ev.get("long_sentences")}
-    recurrent = {n: v for n, v in long.items() if families.get(n) == "recurrent"}
+    recurrent = {n: v for n, v in long.items() if is_recurrent.get(n)}
     if focus not in long or not recurrent:
         return None
     best = max(recurrent, key=lambda n: recurrent[n]["chrf"])

@@ -5,10 +5,10 @@ import random
 
 import numpy as np
 
-from engine import corpora
-from engine.decoding import SERVING_LENGTH_PENALTY
-from engine.lab import shuffle_words
-from engine.serving import MicroBatcher
+from engine.data import corpora
+from engine.experiments.lab import shuffle_words
+from engine.inference.decoding import SERVING_LENGTH_PENALTY
+from engine.inference.serving import MicroBatcher
 
 BATCHER = MicroBatcher()  # one per server process: every session's requests for a model are decoded together
 

@@ -12,11 +12,11 @@ import typing
 from dataclasses import fields
 from pathlib import Path
 
-from . import corpora
-from .checkpoint import CheckpointError, atomic_write_json
-from .decoding import SERVING_LENGTH_PENALTY
-from .models import PRESETS
-from .paths import CHECKPOINTS_DIR, RESULTS_DIR, RUNS_DIR, SHIPPED
+from engine.data import corpora
+from engine.inference.decoding import SERVING_LENGTH_PENALTY
+from engine.models import PRESETS
+from engine.models.checkpoint import CheckpointError, atomic_write_json
+from engine.paths import CHECKPOINTS_DIR, RESULTS_DIR, RUNS_DIR, SHIPPED
 
 
 def command_line() -> str:
@@ -40,7 +40,7 @@ def cmd_data(args) -> None:
 # ---------------------------------------------------------------- train
 def train_config_from(args):
     """A TrainConfig from the parsed flags (unset flags keep the dataclass defaults)."""
-    from .training import TrainConfig
+    from engine.training.trainer import TrainConfig
 
     names = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
@@ -53,7 +53,7 @@ def run_training(cfg, run_dir: Path, resume: bool) -> None:
     """Train (or resume) one run with a progress bar; Ctrl-C or SIGTERM saves and exits."""
     from tqdm import tqdm
 
-    from .training import Trainer
+    from engine.training.trainer import Trainer
 
     if (run_dir / "checkpoint").exists() and not resume:
         sys.exit(f"{run_dir} already holds a run: add --resume to continue it, or pick another --name")
@@ -100,7 +100,7 @@ def cmd_train(args) -> None:
 def cmd_train_all(args) -> None:
     """Train every shipped model with the same budget, export it and evaluate it on the test split of every corpus
     in its mix (resumable: re-run, with a larger budget if you like, to continue)."""
-    from .staging import test_corpora
+    from engine.shipping.sets import test_corpora
 
     for preset in args.presets or SHIPPED:
         args.preset = preset
@@ -115,7 +115,7 @@ def cmd_train_all(args) -> None:
 def cmd_train_set(args) -> None:
     """`train-set STAGING`: the set's models not staged yet, one whole run each, exported, scored and recorded in
     STAGING/SET.json (a later call with the same settings goes on with the rest)."""
-    from .staging import read_manifest, train_set
+    from engine.shipping.sets import read_manifest, train_set
 
     staging = Path(args.staging)
     manifest = read_manifest(staging)
@@ -138,7 +138,7 @@ def cmd_train_set(args) -> None:
 
 def cmd_promote_set(args) -> None:
     """`promote-set STAGING`: the complete staged set replaces the shipped one."""
-    from .staging import promote
+    from engine.shipping.sets import promote
 
     presets = promote(Path(args.staging), CHECKPOINTS_DIR)
     print(f"checkpoints/ now holds the new set: {', '.join(presets)}. Update the README tables "
@@ -148,7 +148,7 @@ def cmd_promote_set(args) -> None:
 # ---------------------------------------------------------------- export / eval / translate
 def export(run_dir: Path, out: Path, command: str) -> None:
     """Export a run to a shipped checkpoint and say what was shipped."""
-    from .shipping import export_run
+    from engine.shipping.export import export_run
 
     meta = export_run(run_dir, out, command)
     if "averaging" in meta:
@@ -161,7 +161,7 @@ def export(run_dir: Path, out: Path, command: str) -> None:
 def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float = 1.0,
                         corpus: str | None = None) -> dict:
     """Score a checkpoint on a split and print the headline figures."""
-    from .shipping import evaluate_checkpoint as evaluate
+    from engine.evaluation.scoring import evaluate_checkpoint as evaluate
 
     result = evaluate(path, split, beam, length_penalty, corpus)
     print(f"{path.name} on {result['corpus']} {split}: BLEU {result['bleu']}  chrF {result['chrf']}  "
@@ -171,8 +171,8 @@ def evaluate_checkpoint(path: Path, split: str, beam: int, length_penalty: float
 
 def cmd_decode_sweep(args) -> None:
     """`decode-sweep`: beam sizes x length penalties on valid splits -> results/decode-sweep.json."""
-    from .evaluation import decoding_sweep
-    from .translate import Translator
+    from engine.evaluation.metrics import decoding_sweep
+    from engine.inference.translate import Translator
 
     settings = [(1, 1.0)] + [(b, lp) for b in args.beams if b > 1 for lp in args.length_penalties]
     report = {"command": command_line(), "split": "valid", "sentences": args.sentences, "settings": settings,
@@ -197,8 +197,8 @@ def cmd_decode_sweep(args) -> None:
 
 def cmd_presets(args) -> None:
     """`presets`: run the Playground's presets as the page does -> results/playground-presets.json."""
-    from .bench import machine
-    from .toy import PRESETS, check_preset
+    from engine.experiments.bench import machine
+    from engine.experiments.toy import PRESETS, check_preset
 
     report = {"command": command_line(), "machine": machine(), "runs": []}
     for name in args.names or list(PRESETS):
@@ -222,8 +222,8 @@ def cmd_export(args) -> None:
 
 def cmd_translate(args) -> None:
     """`translate CHECKPOINT [SENTENCES]` (or one sentence per line on stdin)."""
-    from .hf_interop import load_translator
-    from .translate import InputError, prepare_input
+    from engine.inference.hf_interop import load_translator
+    from engine.inference.translate import InputError, prepare_input
 
     translator = load_translator(Path(args.checkpoint))
     for text in args.sentences or sys.stdin:
@@ -239,7 +239,7 @@ def cmd_translate(args) -> None:
 
 def cmd_export_hf(args) -> None:
     """`export-hf CHECKPOINT OUT`: our Transformer as a transformers Pegasus directory."""
-    from .hf_interop import export_transformer
+    from engine.inference.hf_interop import export_transformer
 
     out = export_transformer(Path(args.checkpoint), Path(args.out))
     print(f"wrote {out} (load it with transformers.AutoModelForSeq2SeqLM.from_pretrained, or drop it into hf-models/)")
@@ -276,8 +276,8 @@ def cmd_report(args) -> None:
 def cmd_int8_check(args) -> None:
     """`int8-check`: test chrF/BLEU with the int8 output layer against fp32 -> results/int8-check.json (the dashboard
     offers int8 for the checkpoints that passed)."""
-    from .bench import machine
-    from .quantization import CHECK_FILE, MAX_DROP, check_checkpoint, still_valid_rows
+    from engine.evaluation.int8_check import CHECK_FILE, MAX_DROP, check_checkpoint, still_valid_rows
+    from engine.experiments.bench import machine
 
     out = Path(args.out) if args.out else CHECK_FILE
     report = {"command": command_line(), "machine": machine(), "split": "test", "max_drop": MAX_DROP,
@@ -303,7 +303,7 @@ def cmd_bench(args) -> None:
     """`bench`: the speed suite, saved as results/bench-<machine>.json."""
     from tqdm import tqdm
 
-    from .bench import run_suite
+    from engine.experiments.bench import run_suite
 
     bar = tqdm(total=100, unit="%", dynamic_ncols=True)
 
@@ -337,7 +337,7 @@ def print_serving(rows: list[dict]) -> None:
 
 def cmd_serve_load(args) -> None:
     """`serve-load`: the server-side load generator alone (the bench's serving curve), printed."""
-    from .bench import serving_curve
+    from engine.experiments.bench import serving_curve
 
     print_serving(serving_curve(tuple(args.sessions)))
 
@@ -345,7 +345,7 @@ def cmd_serve_load(args) -> None:
 # ---------------------------------------------------------------- parser
 def add_training_options(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field (but the preset), with the field's help; unset flags keep its default."""
-    from .training import TrainConfig
+    from engine.training.trainer import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     for f in fields(TrainConfig):

@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import corpora
-from engine.checkpoint import save_checkpoint
+from engine.data import corpora
+from engine.data.tokenizer import train_tokenizer
 from engine.models import PRESETS, build_model, model_spec
-from engine.tokenizer import train_tokenizer
+from engine.models.checkpoint import save_checkpoint
 
 torch.set_num_threads(1)  # tests use tiny models; one thread keeps them steady on a shared 2-core machine
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import engine.checkpoint
-from engine.checkpoint import CheckpointError, load_checkpoint, load_training_state, save_checkpoint
+import engine.models.checkpoint
 from engine.models import model_spec
-from engine.training import TrainConfig, Trainer
+from engine.models.checkpoint import CheckpointError, load_checkpoint, load_training_state, save_checkpoint
+from engine.training.trainer import TrainConfig, Trainer
 from tests.conftest import tiny_model
 
 
@@ -116,14 +116,14 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkey
     Trainer(cfg, run).train()
     before = (run / "checkpoint" / "model.safetensors").read_bytes()
 
-    real_save_file = engine.checkpoint.save_file
+    real_save_file = engine.models.checkpoint.save_file
 
     def disk_full(tensors, filename, *args, **kwargs):
         real_save_file(tensors, filename, *args, **kwargs)
         Path(filename).write_bytes(Path(filename).read_bytes()[:100])  # half-written, then the disk is full
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(engine.checkpoint, "save_file", disk_full)
+    monkeypatch.setattr(engine.models.checkpoint, "save_file", disk_full)
     trainer = Trainer(TrainConfig(**{**cfg.__dict__, "max_steps": 6}), run)
     with pytest.raises(CheckpointError, match="No space left on device"):
         trainer.train()

@@ -1,4 +1,4 @@
-from engine.bench import decode_row, fastest_rows
+from engine.experiments.bench import decode_row, fastest_rows
 
 
 def test_each_decoder_keeps_its_fastest_round_in_first_seen_order():

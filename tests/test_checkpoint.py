@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from engine.models import model_spec
+from engine.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tests.conftest import tiny_model
 
 
@@ -89,7 +89,7 @@ def test_a_crash_between_the_two_renames_keeps_the_previous_checkpoint(saved):
 def test_averaged_weights_are_the_element_wise_mean(tmp_path, tiny_tokenizer):
     from safetensors.torch import save_model
 
-    from engine.checkpoint import average_weights
+    from engine.models.checkpoint import average_weights
 
     models = [tiny_model("transformer", len(tiny_tokenizer), seed=s) for s in range(3)]
     for i, m in enumerate(models):
@@ -108,7 +108,7 @@ def test_averaged_snapshots_load_into_models_with_tied_weights(tmp_path, tiny_to
     """safetensors stores Marian's tied embedding and output matrix once; the mean must still load."""
     from safetensors.torch import save_model
 
-    from engine.checkpoint import average_weights, load_weights
+    from engine.models.checkpoint import average_weights, load_weights
 
     models = [tiny_model(preset, len(tiny_tokenizer), seed=s) for s in range(2)]
     for i, m in enumerate(models):

@@ -8,9 +8,9 @@ import pytest
 
 from dashboard import jobs
 from dashboard import models as catalogue
+from engine.inference.translate import Translator
 from engine.paths import CHECKPOINTS_DIR
-from engine.training import TrainConfig
-from engine.translate import Translator
+from engine.training.trainer import TrainConfig
 from tests.conftest import save_tiny_checkpoint
 from tests.helpers import open_page
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from engine import quantization
+from engine.evaluation import int8_check
 from engine.paths import ROOT
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def test_train_export_eval_translate_end_to_end(tmp_path):
     row = json.loads((tmp_path / "int8.json").read_text())["models"]["shipped"]
     ding = row["corpora"]["ding-en-de"]
     assert ding["fp32"]["chrf"] == result["chrf"] and ding["sentences"] == 1000 and isinstance(ding["passed"], bool)
-    assert row["weights_sha256"] == quantization.weights_digest(tmp_path / "shipped")
+    assert row["weights_sha256"] == int8_check.weights_digest(tmp_path / "shipped")
 
 
 def test_a_mixed_token_budget_run_is_averaged_at_export_and_scored_on_both_test_splits(tmp_path):
@@ -72,7 +72,7 @@ def test_bad_checkpoint_path_is_a_clear_error(tmp_path):
 
 @pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped checkpoints yet")
 def test_shipped_checkpoints_load_and_translate():
-    from engine.translate import Translator
+    from engine.inference.translate import Translator
 
     names = sorted(p.name for p in SHIPPED.iterdir() if (p / "config.json").exists())
     assert len(names) >= 7

@@ -2,7 +2,7 @@ import gzip
 
 import pytest
 
-from engine import corpora
+from engine.data import corpora
 
 
 @pytest.mark.parametrize("name", list(corpora.CORPORA))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.checkpoint import load_checkpoint, read_json, resolve
+from engine.models.checkpoint import load_checkpoint, read_json, resolve
 from engine.paths import ROOT
 
 pytestmark = pytest.mark.slow

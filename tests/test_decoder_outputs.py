@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.batching import pad_batch
-from engine.decoding import SERVING_LENGTH_PENALTY, beam_search, greedy_decode
+from engine.data.batching import pad_batch
+from engine.data.tokenizer import encode
+from engine.inference.decoding import SERVING_LENGTH_PENALTY, beam_search, greedy_decode
+from engine.inference.translate import Translator, clip_source
 from engine.paths import CHECKPOINTS_DIR, DATA_DIR, SHIPPED
-from engine.tokenizer import encode
-from engine.translate import Translator, clip_source
 
 RECORD = Path(__file__).parent / "data" / "decoder-outputs.json"
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from engine.decoding import beam_search, greedy_decode
-from engine.tokenizer import EOS_ID
+from engine.data.tokenizer import EOS_ID
+from engine.inference.decoding import beam_search, greedy_decode
 from tests.conftest import ALL_PRESETS, tiny_model
 
 VOCAB = 40

@@ -1,7 +1,7 @@
 import sacrebleu
 
-from engine.evaluation import corpus_scores, evaluate, scores_by_length
-from engine.translate import Translator
+from engine.evaluation.metrics import corpus_scores, evaluate, scores_by_length
+from engine.inference.translate import Translator
 from tests.conftest import tiny_model
 
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine.batching import collate
-from engine.checkpoint import CheckpointError
-from engine.hf_interop import HFTranslator, export_transformer, load_translator
+from engine.data.batching import collate
+from engine.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, encode
+from engine.inference.hf_interop import HFTranslator, export_transformer, load_translator
+from engine.inference.translate import Translator
 from engine.models import build_model, model_spec
-from engine.tokenizer import BOS_ID, EOS_ID, PAD_ID, encode
-from engine.translate import Translator
+from engine.models.checkpoint import CheckpointError
 from tests.conftest import save_tiny_checkpoint
 
 SENTENCES = ["The house is small.", "I enjoyed my supper very much!", "Where is the station?"]

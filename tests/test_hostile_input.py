@@ -2,7 +2,7 @@
 always shown as text (never rendered as HTML or markdown)."""
 import pytest
 
-from engine.translate import MAX_INPUT_CHARS, MAX_SOURCE_TOKENS, InputError, Translator, prepare_input
+from engine.inference.translate import MAX_INPUT_CHARS, MAX_SOURCE_TOKENS, InputError, Translator, prepare_input
 from tests.conftest import save_tiny_checkpoint
 
 HOSTILE = {

@@ -1,8 +1,10 @@
-"""The Lab's live probes (engine/lab.py) and the decode race's timelines (engine/replay.py), on tiny models."""
+"""The Lab's live probes (engine/experiments/lab.py) and the decode race's timelines (engine/inference/replay.py),
+on tiny models."""
 import pytest
 
-from engine import lab, replay
-from engine.translate import Translator
+from engine.experiments import lab
+from engine.inference import replay
+from engine.inference.translate import Translator
 from tests.conftest import tiny_model
 
 SENTENCE = "The weather is nice today."
@@ -39,8 +41,8 @@ def test_a_timeline_writes_what_greedy_decoding_writes_on_a_clock_that_only_move
 def test_saliency_matches_a_finite_difference_gradient(tiny_tokenizer):
     import torch
 
-    from engine.batching import pad_batch
-    from engine.tokenizer import encode
+    from engine.data.batching import pad_batch
+    from engine.data.tokenizer import encode
 
     model = tiny_model("gru-attn", len(tiny_tokenizer)).double()
     src = pad_batch(encode(tiny_tokenizer, [SENTENCE]))  # [1, S]

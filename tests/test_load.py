@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from dashboard.models import RUNS_DIR, list_models, model_meta
-from engine import corpora
-from engine.serving import percentile
+from engine.data import corpora
+from engine.inference.serving import percentile
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, require_browser, streamlit_server
 
 require_browser()

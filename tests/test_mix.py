@@ -1,7 +1,7 @@
 """Training-data mixes: parsing, and a deterministic per-epoch draw that honours the weights."""
 import pytest
 
-from engine.mix import Source, epoch_indices, parse_mix
+from engine.data.mix import Source, epoch_indices, parse_mix
 
 
 def test_a_mix_names_corpora_extras_and_weights():

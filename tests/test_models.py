@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from engine.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from engine.models import PRESETS, build_model, model_spec
 from engine.models.transformer import subsequent_mask
-from engine.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from tests.conftest import ALL_PRESETS, tiny_model
 
 VOCAB = 60

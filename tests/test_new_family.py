@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+from engine.data.tokenizer import PAD_ID
 from engine.models import FAMILIES, PRESETS, Seq2Seq
 from engine.models.base import source_mask
-from engine.tokenizer import PAD_ID
 
 
 @dataclass
@@ -65,10 +65,10 @@ def toy_family(monkeypatch):
 
 def test_a_registered_family_trains_translates_and_shows_up_everywhere(toy_family, tmp_path, monkeypatch):
     from dashboard import models as catalogue
-    from engine import bench, lab
     from engine.cli import build_parser
-    from engine.training import TrainConfig, Trainer
-    from engine.translate import Translator
+    from engine.experiments import bench, lab
+    from engine.inference.translate import Translator
+    from engine.training.trainer import TrainConfig, Trainer
 
     runs = tmp_path / "runs"
     cfg = TrainConfig(preset="toy", size="tiny", vocab_size=300, train_limit=200, max_tokens=300, max_steps=6,

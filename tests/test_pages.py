@@ -7,7 +7,7 @@ import pytest
 
 from dashboard import figures
 from dashboard.models import RUNS_DIR, bench_files, list_models
-from engine import quantization
+from engine.evaluation import int8_check
 from engine.paths import CHECKPOINTS_DIR
 from tests.helpers import answered_models, open_page, plotly_titles, texts, translate
 
@@ -66,14 +66,14 @@ def test_translate_page_shuffle_toggle_adds_shuffled_rows():
 
 def test_translate_page_offers_int8_only_for_models_whose_weights_passed_the_check(tmp_path, monkeypatch):
     at = open_page("views/translate.py")
-    assert at.toggle(key="int8").disabled or quantization.CHECK_FILE.is_file()  # nothing to offer without a check
+    assert at.toggle(key="int8").disabled or int8_check.CHECK_FILE.is_file()  # nothing to offer without a check
     check = tmp_path / "int8-check.json"
     passed = {"chrf": 0.1, "bleu": 0.0, "passed": True}
     check.write_text(json.dumps({"models": {
-        "gru-attn": {"weights_sha256": quantization.weights_digest(CHECKPOINTS_DIR / "gru-attn"),
+        "gru-attn": {"weights_sha256": int8_check.weights_digest(CHECKPOINTS_DIR / "gru-attn"),
                      "corpora": {"ding-en-de": passed}},
         "transformer": {"weights_sha256": "from other weights", "corpora": {"ding-en-de": passed}}}}))
-    monkeypatch.setattr(quantization, "CHECK_FILE", check)
+    monkeypatch.setattr(int8_check, "CHECK_FILE", check)
     at.multiselect[0].set_value(["gru-attn", "transformer"])
     at.run()
     assert not at.toggle(key="int8").disabled

@@ -1,4 +1,4 @@
-"""The Playground: toy tasks (engine/toy.py), its presets' claims, the background races and the page."""
+"""The Playground: toy tasks (engine/experiments/toy.py), its presets' claims, the background races and the page."""
 import random
 import time
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from dashboard import playground as pg
+from engine.experiments.toy import PRESETS, TASKS, ToyModel, ToyRace, ToyTask, evaluate, held_out_pairs
 from engine.models import build_model
-from engine.toy import PRESETS, TASKS, ToyModel, ToyRace, ToyTask, evaluate, held_out_pairs
 from tests.helpers import open_page, plotly_titles
 
 
@@ -196,8 +196,8 @@ def test_training_on_the_page_draws_live_curves_and_examples_and_can_stop():
 
 @pytest.mark.slow
 def test_after_training_the_gru_keeps_a_path_to_the_first_letter_and_the_plain_rnn_does_not():
-    from engine import lab
-    from engine.toy import ToyModel as M
+    from engine.experiments import lab
+    from engine.experiments.toy import ToyModel as M
 
     trained = lab.gradient_after_training(steps=600, setups=(M("rnn-tanh", attention=False), M("gru", attention=False)))
     reach = {label: r["gradient"][0] / r["gradient"][-1] for label, r in trained.items()}
@@ -209,8 +209,8 @@ def test_the_presets_command_times_when_each_claim_shows(tmp_path, monkeypatch):
     import dataclasses
     import json
 
-    from engine import toy
     from engine.cli import main
+    from engine.experiments import toy
 
     monkeypatch.setitem(toy.PRESETS, "word-order", dataclasses.replace(PRESETS["word-order"], seconds=3))
     main(["presets", "word-order", "--seeds", "4", "--out", str(tmp_path / "presets.json")])

@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from engine import quantization
-from engine.translate import Translator
+from engine.evaluation import int8_check
+from engine.inference.translate import Translator
 from tests.conftest import save_tiny_checkpoint, tiny_model
 
 FAMILIES = ["transformer", "gru-attn", "hf-marian"]
@@ -58,35 +58,35 @@ def test_translator_loads_a_checkpoint_with_the_int8_layer(tmp_path, tiny_tokeni
 
 
 def test_drop_passes_only_below_the_limit():
-    assert quantization.drop({"chrf": 20.0, "bleu": 3.0}, {"chrf": 19.8, "bleu": 3.1}) == \
+    assert int8_check.drop({"chrf": 20.0, "bleu": 3.0}, {"chrf": 19.8, "bleu": 3.1}) == \
         {"chrf": 0.2, "bleu": -0.1, "passed": True}
-    assert not quantization.drop({"chrf": 20.0, "bleu": 3.0}, {"chrf": 19.6, "bleu": 3.0})["passed"]
-    assert not quantization.drop({"chrf": 20.0, "bleu": 3.0}, {"chrf": 20.0, "bleu": 2.7})["passed"]
+    assert not int8_check.drop({"chrf": 20.0, "bleu": 3.0}, {"chrf": 19.6, "bleu": 3.0})["passed"]
+    assert not int8_check.drop({"chrf": 20.0, "bleu": 3.0}, {"chrf": 20.0, "bleu": 2.7})["passed"]
 
 
 def test_a_check_counts_only_for_the_weights_it_was_made_with(tmp_path, tiny_tokenizer):
     path = save_tiny_checkpoint(tmp_path / "t", "gru-attn", tiny_tokenizer)
     passed = {"chrf": 0.1, "bleu": 0.0, "passed": True}
-    check = {"models": {"t": {"weights_sha256": quantization.weights_digest(path),
+    check = {"models": {"t": {"weights_sha256": int8_check.weights_digest(path),
                               "corpora": {"ding-en-de": passed, "bible-en-de": passed}}}}
-    assert quantization.passed_checkpoints(check, {"t": path}) == {"t"}
+    assert int8_check.passed_checkpoints(check, {"t": path}) == {"t"}
     check["models"]["t"]["corpora"]["bible-en-de"] = {**passed, "passed": False}
-    assert quantization.passed_checkpoints(check, {"t": path}) == set()
+    assert int8_check.passed_checkpoints(check, {"t": path}) == set()
     check["models"]["t"]["corpora"]["bible-en-de"] = passed
     (path / "model.safetensors").write_bytes((path / "model.safetensors").read_bytes() + b" ")
-    assert quantization.passed_checkpoints(check, {"t": path}) == set()
-    assert quantization.passed_checkpoints(json.loads("{}"), {"t": path}) == set()
+    assert int8_check.passed_checkpoints(check, {"t": path}) == set()
+    assert int8_check.passed_checkpoints(json.loads("{}"), {"t": path}) == set()
 
 
 def test_an_update_keeps_only_rows_whose_weights_and_decoding_are_unchanged(tmp_path, tiny_tokenizer):
     same, changed = (save_tiny_checkpoint(tmp_path / n, "gru-attn", tiny_tokenizer) for n in ("same", "changed"))
     decoding = {"beam": 5, "length_penalty": 2.0}
     earlier = {"decoding": decoding, "models": {
-        "same": {"weights_sha256": quantization.weights_digest(same), "corpora": {}},
-        "changed": {"weights_sha256": quantization.weights_digest(changed), "corpora": {}},
+        "same": {"weights_sha256": int8_check.weights_digest(same), "corpora": {}},
+        "changed": {"weights_sha256": int8_check.weights_digest(changed), "corpora": {}},
         "gone": {"weights_sha256": "0" * 64, "corpora": {}}}}
     (changed / "model.safetensors").write_bytes((changed / "model.safetensors").read_bytes() + b" ")
     paths = {"same": same, "changed": changed, "gone": tmp_path / "gone"}
-    assert list(quantization.still_valid_rows(earlier, decoding, paths)) == ["same"]
-    assert quantization.still_valid_rows(earlier, {"beam": 1, "length_penalty": 1.0}, paths) == {}
-    assert quantization.still_valid_rows({"models": []}, decoding, paths) == {}
+    assert list(int8_check.still_valid_rows(earlier, decoding, paths)) == ["same"]
+    assert int8_check.still_valid_rows(earlier, {"beam": 1, "length_penalty": 1.0}, paths) == {}
+    assert int8_check.still_valid_rows({"models": []}, decoding, paths) == {}

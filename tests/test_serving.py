@@ -6,10 +6,10 @@ import tomllib
 
 import pytest
 
-from engine import corpora
+from engine.data import corpora
+from engine.inference.serving import MicroBatcher, load_test
+from engine.inference.translate import Translator
 from engine.paths import ROOT
-from engine.serving import MicroBatcher, load_test
-from engine.translate import Translator
 
 from .conftest import save_tiny_checkpoint
 

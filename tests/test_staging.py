@@ -5,10 +5,10 @@ from dataclasses import replace
 
 import pytest
 
-from engine import staging
+from engine.data.tokenizer import train_tokenizer
 from engine.models.recurrent import RecurrentSeq2Seq
-from engine.tokenizer import train_tokenizer
-from engine.training import TrainConfig
+from engine.shipping import sets
+from engine.training.trainer import TrainConfig
 from tests.conftest import save_tiny_checkpoint
 
 MIX = "ding-en-de,bible-en-de*0.005"
@@ -16,28 +16,28 @@ TINY = TrainConfig(preset="gru", size="tiny", mix=MIX, vocab_size=300, max_train
 
 
 def test_the_manifest_refuses_a_model_trained_unlike_the_set_and_names_the_field(monkeypatch):
-    manifest = staging.plan(TINY, ["gru", "transformer"], beam=1, length_penalty=2.0)
-    staging.check(manifest, staging.plan(replace(TINY, threads=2), ["transformer", "gru"], 1, 2.0))  # machine: fine
+    manifest = sets.plan(TINY, ["gru", "transformer"], beam=1, length_penalty=2.0)
+    sets.check(manifest, sets.plan(replace(TINY, threads=2), ["transformer", "gru"], 1, 2.0))  # machine: fine
     for change, named in [({"max_train_tokens": 6000}, "budget"), ({"mix": "ding-en-de"}, "data mix"),
                           ({"seed": 2}, "seed"), ({"vocab_size": 500}, "tokenizer vocabulary"),
                           ({"model_overrides": {"dropout": 0.3}}, "model overrides")]:
-        with pytest.raises(staging.SetMismatch, match=named):
-            staging.check(manifest, staging.plan(replace(TINY, **change), ["gru", "transformer"], 1, 2.0))
-    with pytest.raises(staging.SetMismatch, match="decoding"):
-        staging.check(manifest, staging.plan(TINY, ["gru", "transformer"], 5, 2.0))
+        with pytest.raises(sets.SetMismatch, match=named):
+            sets.check(manifest, sets.plan(replace(TINY, **change), ["gru", "transformer"], 1, 2.0))
+    with pytest.raises(sets.SetMismatch, match="decoding"):
+        sets.check(manifest, sets.plan(TINY, ["gru", "transformer"], 5, 2.0))
     # the code's recipe for a family changed while the set was staged
     monkeypatch.setattr(RecurrentSeq2Seq, "recipe", {"lr": 1e-2, "warmup_steps": 100})
-    with pytest.raises(staging.SetMismatch, match="gru's recipe, lr"):
-        staging.check(manifest, staging.plan(TINY, ["gru", "transformer"], 1, 2.0))
+    with pytest.raises(sets.SetMismatch, match="gru's recipe, lr"):
+        sets.check(manifest, sets.plan(TINY, ["gru", "transformer"], 1, 2.0))
 
 
 def test_the_manifest_refuses_a_model_with_another_tokenizer(tiny_pairs):
-    manifest = staging.plan(TINY, ["gru"], 1, 2.0)
+    manifest = sets.plan(TINY, ["gru"], 1, 2.0)
     texts = [x for pair in tiny_pairs for x in pair]
-    manifest["tokenizer_sha256"] = staging.check_tokenizer(manifest, train_tokenizer(texts, 300))
-    assert staging.check_tokenizer(manifest, train_tokenizer(texts, 300)) == manifest["tokenizer_sha256"]
-    with pytest.raises(staging.SetMismatch, match="tokenizer"):
-        staging.check_tokenizer(manifest, train_tokenizer(texts[:200], 300))
+    manifest["tokenizer_sha256"] = sets.check_tokenizer(manifest, train_tokenizer(texts, 300))
+    assert sets.check_tokenizer(manifest, train_tokenizer(texts, 300)) == manifest["tokenizer_sha256"]
+    with pytest.raises(sets.SetMismatch, match="tokenizer"):
+        sets.check_tokenizer(manifest, train_tokenizer(texts[:200], 300))
 
 
 def stage_fake_model(folder, preset, tokenizer, manifest):
@@ -59,20 +59,20 @@ def test_promotion_refuses_an_incomplete_set_then_moves_the_whole_set_with_git(t
     git(tmp_path, "init", "-q", str(repo))
     for old in ("gru", "lstm-attn"):  # the current set, with a model the next set drops
         save_tiny_checkpoint(shipped / old, old, tiny_tokenizer)
-    manifest = staging.plan(replace(TINY, vocab_size=len(tiny_tokenizer)), ["gru", "transformer"], 1, 2.0)
+    manifest = sets.plan(replace(TINY, vocab_size=len(tiny_tokenizer)), ["gru", "transformer"], 1, 2.0)
     stage_fake_model(next_set, "gru", tiny_tokenizer, manifest)
-    (next_set / staging.MANIFEST).write_text(json.dumps(manifest))
+    (next_set / sets.MANIFEST).write_text(json.dumps(manifest))
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "current set, one staged")
 
     with pytest.raises(ValueError, match="incomplete: transformer not staged"):
-        staging.promote(next_set, shipped)
+        sets.promote(next_set, shipped)
     assert sorted(p.name for p in shipped.iterdir()) == ["gru", "lstm-attn", "next"]  # nothing moved
 
     stage_fake_model(next_set, "transformer", tiny_tokenizer, manifest)
-    (next_set / staging.MANIFEST).write_text(json.dumps(manifest))
+    (next_set / sets.MANIFEST).write_text(json.dumps(manifest))
     git(repo, "add", "-A")
-    assert staging.promote(next_set, shipped) == ["gru", "transformer"]
+    assert sets.promote(next_set, shipped) == ["gru", "transformer"]
     assert sorted(p.name for p in shipped.iterdir()) == ["SET.json", "gru", "transformer"]  # no mixture of sets
     assert (shipped / "gru" / "eval-bible-en-de.json").exists()
     # git knows: the index holds the new set only, and nothing is left unstaged or untracked

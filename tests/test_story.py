@@ -32,18 +32,17 @@ def long(chrf):
     return {"chrf": 30.0, "long_sentences": {"min_words": 30, "sentences": 293, "chrf": chrf}}
 
 
-FAMILIES = {"transformer": "transformer", "gru-attn": "recurrent", "lstm-attn": "recurrent", "hf-marian": "hf-marian",
-            "gru": "recurrent"}
+RECURRENT = {"transformer": False, "gru-attn": True, "lstm-attn": True, "hf-marian": False, "gru": True}
 
 
 def test_the_long_sentence_verdict_says_who_wins_either_way():
     won = story.long_sentence_verdict({"transformer": long(25.0), "gru-attn": long(22.0), "lstm-attn": long(20.0)},
-                                      FAMILIES)
+                                      RECURRENT)
     assert won.startswith("On the 293 test sentences of 30 words or more, the transformer beats every recurrent")
     lost = story.long_sentence_verdict({"transformer": long(18.0), "gru-attn": long(22.0), "hf-marian": long(40.0)},
-                                       FAMILIES)
+                                       RECURRENT)
     assert "does **not** beat" in lost and "22.0 for gru-attn" in lost  # hf-marian is no recurrent model
-    assert story.long_sentence_verdict({"gru": long(10.0)}, FAMILIES) is None
+    assert story.long_sentence_verdict({"gru": long(10.0)}, RECURRENT) is None
 
 
 def test_attention_gain_compares_the_two_grus():

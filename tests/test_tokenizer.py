@@ -1,6 +1,6 @@
 from transformers import PreTrainedTokenizerFast
 
-from engine.tokenizer import EOS_ID, PAD_ID, decode, encode, load_tokenizer, save_tokenizer
+from engine.data.tokenizer import EOS_ID, PAD_ID, decode, encode, load_tokenizer, save_tokenizer
 
 
 def test_round_trip_gives_normal_text(tiny_tokenizer, tiny_pairs):

@@ -4,10 +4,10 @@ import json
 import pytest
 import torch
 
-from engine import metrics_log
 from engine.models.marian import MarianSeq2Seq
 from engine.models.transformer import TransformerSeq2Seq
-from engine.training import TrainConfig, Trainer, TrainingStopped, snapshot_files, with_family_recipe
+from engine.training import metrics_log
+from engine.training.trainer import TrainConfig, Trainer, TrainingStopped, snapshot_files, with_family_recipe
 
 
 def config(**kw):
@@ -82,7 +82,7 @@ def test_gradient_norm_is_logged_before_clipping(tmp_path):
 
 
 def test_learning_rate_warms_up_then_follows_the_schedule():
-    from engine.training import learning_rate
+    from engine.training.trainer import learning_rate
 
     assert learning_rate(50, 1e-3, 100) == pytest.approx(5e-4)
     assert learning_rate(100, 1e-3, 100) == pytest.approx(1e-3)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from engine.translate import MAX_SOURCE_TOKENS, Translator
+from engine.inference.translate import MAX_SOURCE_TOKENS, Translator
 from tests.conftest import save_tiny_checkpoint
 
 

@@ -4,8 +4,9 @@ import torch
 from dashboard import figures
 from dashboard.models import list_models, load_translators
 from dashboard.widgets import chart, intro
-from engine import corpora, lab
-from engine.translate import InputError, prepare_input
+from engine.data import corpora
+from engine.experiments import lab
+from engine.inference.translate import InputError, prepare_input
 
 intro("Lab", """
 Three small experiments you can run here, one per claim: do gradients vanish in recurrent networks, does a

@@ -4,7 +4,7 @@ from dashboard import figures
 from dashboard import playground as pg
 from dashboard.models import load_json
 from dashboard.widgets import chart, intro, source_note
-from engine.toy import FAMILIES, OPTIMIZERS, POSITIONALS, PRESETS, TASKS, ToyTask
+from engine.experiments.toy import FAMILIES, OPTIMIZERS, POSITIONALS, PRESETS, TASKS, ToyTask
 
 intro("Playground", """
 Tiny problems that train in seconds on this server. Pick an experiment, press **Train**, and watch two to four

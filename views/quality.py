@@ -3,8 +3,9 @@ import streamlit as st
 from dashboard import figures, quality
 from dashboard.models import list_models, load_eval, load_metrics, staged_models, visible_runs
 from dashboard.widgets import chart, intro, source_note, to_csv
-from engine import corpora, staging
+from engine.data import corpora
 from engine.paths import CHECKPOINTS_DIR
+from engine.shipping import sets
 
 intro("Quality", """
 Which model translates best? Read the verdict, then the bars: every model translated the same test sentences it
@@ -23,7 +24,7 @@ corpus = st.segmented_control("Test sentences", test_sets, default=test_sets[0],
 evals = {e.name: ev for e in models if (ev := load_eval(e, corpus)) and ev["corpus"] == corpus}
 rows = quality.score_rows(evals)
 st.markdown(quality.verdict(rows))
-st.caption(quality.set_story(staging.summary(CHECKPOINTS_DIR)))
+st.caption(quality.set_story(sets.summary(CHECKPOINTS_DIR)))
 metric = st.segmented_control(
     "Metric", ["chrF", "BLEU", "TER"], default="chrF", key="metric",
     help="**chrF** counts matching character sequences and is kind to near misses; **BLEU** counts matching word "

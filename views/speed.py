@@ -6,8 +6,8 @@ import torch
 from dashboard import figures, story
 from dashboard.models import bench_files, list_models, load_json, load_metrics
 from dashboard.widgets import chart, intro, source_note
-from engine import lab
-from engine.bench import ARCHITECTURES, machine, sequential_steps
+from engine.experiments import lab
+from engine.experiments.bench import ARCHITECTURES, machine, sequential_steps
 
 intro("Speed & scaling", """
 A recurrent network must finish word 1 before it can start word 2, so a long sentence means a long chain of
@@ -24,7 +24,7 @@ chart(figures.lines({p: (lengths, [sequential_steps(p, n) for n in lengths]) for
                     "Steps that must run one after another (training, teacher forcing)", "sentence length (tokens)",
                     "sequential steps", mode="lines+markers"), step_rows, "sequential-steps.csv", "steps",
       "Steps that must wait for the previous one; parallel hardware cannot shorten this chain.")
-source_note("Counted from each model's layer structure (engine/bench.py, sequential_steps), not timed.")
+source_note("Counted from each model's layer structure (engine/experiments/bench.py, sequential_steps), not timed.")
 
 st.subheader("Benchmark results")
 files = bench_files()

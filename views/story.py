@@ -1,11 +1,11 @@
 import streamlit as st
 
 from dashboard import figures, story
-from dashboard.models import bench_files, list_models, load_eval, load_json, load_translators, model_family
+from dashboard.models import bench_files, is_recurrent, list_models, load_eval, load_json, load_translators
 from dashboard.widgets import chart, intro, source_note
-from engine import lab
-from engine.bench import sequential_steps
-from engine.translate import InputError, prepare_input
+from engine.experiments import lab
+from engine.experiments.bench import sequential_steps
+from engine.inference.translate import InputError, prepare_input
 
 intro("Why Transformers replaced RNNs", """
 In 2017 the Transformer replaced recurrent networks as the way machines translate. Six short chapters show
@@ -94,7 +94,7 @@ if bible:
     chart(figures.by_length(by_length, "chrf", "bible-en-de"),
           [{"model": n, **r} for n, rs in by_length.items() for r in rs], "story-long.csv", "story-long",
           "Each shipped model's score on Bible verses from short to long.")
-    if verdict := story.long_sentence_verdict(bible, {n: model_family(e) for n, e in models.items()}):
+    if verdict := story.long_sentence_verdict(bible, {n: is_recurrent(e) for n, e in models.items()}):
         st.markdown(verdict)
     source_note(f"From each checkpoint's eval-bible-en-de.json, made by `{next(iter(bible.values()))['command']}`.")
 else:

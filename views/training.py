@@ -4,9 +4,9 @@ from dashboard import figures
 from dashboard.jobs import JobError, manager
 from dashboard.models import RUNS_DIR, list_models, load_metrics, missing_runs_notice, remember_run, visible_runs
 from dashboard.widgets import chart, intro
-from engine import corpora
+from engine.data import corpora
 from engine.models import PRESETS
-from engine.training import TrainConfig
+from engine.training.trainer import TrainConfig
 
 intro("Training", """
 Train a translator yourself and watch it learn. Pick an architecture and a time budget; training runs in the

@@ -3,17 +3,17 @@ import streamlit as st
 from dashboard import figures, translations
 from dashboard.models import (
     int8_offered,
+    is_recurrent,
     list_models,
     load_translators,
     missing_runs_notice,
-    model_family,
     model_meta,
     visible_runs,
 )
 from dashboard.widgets import intro, to_csv, waiting_note
-from engine import replay
-from engine.decoding import SERVING_LENGTH_PENALTY
-from engine.translate import MAX_SOURCE_TOKENS, InputError, prepare_input
+from engine.inference import replay
+from engine.inference.decoding import SERVING_LENGTH_PENALTY
+from engine.inference.translate import MAX_SOURCE_TOKENS, InputError, prepare_input
 
 intro("Translate", """
 Type a sentence and every model translates it side by side. The **recurrent** models (RNN, LSTM, GRU) read
@@ -138,9 +138,9 @@ st.markdown("Replay how two models handled your sentence on one clock built from
             "recurrent encoder reads one word after another; the Transformer's encoder reads every word at once. "
             "Then both write one word per step. Press **Play** or drag the clock.")
 by_name = {e.name: e for e in candidates if e.name in names}
-families = {n: model_family(by_name[n]) for n in by_name}
-first = next((n for n in ("gru-attn", *names) if families.get(n) == "recurrent"), names[0])
-second = next((n for n in ("transformer", *names) if families.get(n) == "transformer"), names[-1])
+recurrent = {n: is_recurrent(by_name[n]) for n in by_name}
+first = next((n for n in ("gru-attn", *names) if recurrent.get(n)), names[0])
+second = next((n for n in ("transformer", *names) if recurrent.get(n) is False), names[-1])
 c1, c2 = st.columns(2)
 pair = [c1.selectbox("First model", list(by_name), index=list(by_name).index(first), key="race-first"),
         c2.selectbox("Second model", list(by_name), index=list(by_name).index(second), key="race-second")]

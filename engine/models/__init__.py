@@ -1,12 +1,13 @@
-"""Model families, named presets and the factory that builds a model from a JSON-able spec."""
+"""Layer 2, models: the model families (one module each), named presets, the factory that builds a model from a
+JSON-able spec, the int8 output layer and the checkpoint format. Imports data."""
 from __future__ import annotations
 
 from dataclasses import asdict
 
-from .base import Seq2Seq, select_rows
-from .marian import MarianSeq2Seq, MarianSize
-from .recurrent import RecurrentConfig, RecurrentSeq2Seq
-from .transformer import TransformerConfig, TransformerSeq2Seq
+from engine.models.base import Seq2Seq, select_rows
+from engine.models.marian import MarianSeq2Seq, MarianSize
+from engine.models.recurrent import RecurrentConfig, RecurrentSeq2Seq
+from engine.models.transformer import TransformerConfig, TransformerSeq2Seq
 
 FAMILIES = {
     "recurrent": (RecurrentConfig, RecurrentSeq2Seq),

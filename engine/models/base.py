@@ -6,7 +6,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..tokenizer import PAD_ID
+from engine.data.tokenizer import PAD_ID
 
 State = Any  # a family's decoder state: nested tuples/lists/dicts of tensors with the batch on dim 0
 
@@ -19,6 +19,7 @@ class Seq2Seq(nn.Module):
     """
 
     family: str
+    recurrent: bool = False  # whether the encoder reads the source one token after another
     tiny: dict = {}  # config overrides of `--size tiny` (tests, quick experiments)
     recipe: dict = {"lr": 1e-3, "warmup_steps": 300}  # training defaults for TrainConfig fields left as None
     int8_output: nn.Module | None = None  # an int8 copy of the output layer, once `use_int8_output` made it
@@ -33,6 +34,12 @@ class Seq2Seq(nn.Module):
     def has_attention(self) -> bool:
         """Whether `cross_attention` has weights to show (a decoder that looks back at every source word)."""
         return True
+
+    def transformers_architecture(self) -> str:
+        """The transformers class this model's weights export to (`python -m engine export-hf`); ValueError saying
+        why when there is none."""
+        raise ValueError(f"{self.family} models have no transformers architecture to map onto; only the engine's "
+                         f"Transformer exports to transformers")
 
     def sequential_steps(self, length: int) -> int:
         """Steps that must run one after another to encode and teacher-force a sentence of `length` tokens."""
@@ -60,8 +67,8 @@ class Seq2Seq(nn.Module):
 
     def use_int8_output(self) -> None:
         """Compute logits with an int8 copy of the output layer from now on (serving on CPU, see
-        engine/quantization.py). The copy does not follow later weight changes: for loaded checkpoints, not training."""
-        from ..quantization import int8_linear
+        engine/models/int8.py). The copy does not follow later weight changes: for loaded checkpoints, not training."""
+        from engine.models.int8 import int8_linear
 
         # a plain attribute, not a submodule: state_dict() and parameters() stay the float model's
         self.__dict__["int8_output"] = int8_linear(self.output_layer())

@@ -7,8 +7,8 @@ import torch
 from transformers import DynamicCache, EncoderDecoderCache, MarianConfig, MarianMTModel
 from transformers.modeling_outputs import BaseModelOutput
 
-from ..tokenizer import BOS_ID, EOS_ID, PAD_ID
-from .base import Seq2Seq, source_mask
+from engine.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from engine.models.base import Seq2Seq, source_mask
 
 
 @dataclass
@@ -56,6 +56,9 @@ class MarianSeq2Seq(Seq2Seq):
         self.cfg = cfg
         self.model = MarianMTModel(cfg.to_hf())
 
+
+    def transformers_architecture(self) -> str:
+        raise ValueError("hf-marian checkpoints already are MarianMTModel weights: no export needed")
     def sequential_steps(self, length: int) -> int:
         return self.cfg.encoder_layers + self.cfg.decoder_layers
 

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..tokenizer import PAD_ID
-from .base import Seq2Seq, TransposedWeights, source_mask
+from engine.data.tokenizer import PAD_ID
+from engine.models.base import Seq2Seq, TransposedWeights, source_mask
 
 CELLS = ("rnn-tanh", "rnn-relu", "lstm", "gru")
 ATTENTIONS = ("none", "bahdanau", "luong")
@@ -97,6 +97,7 @@ class MultiplicativeAttention(nn.Module):
 class RecurrentSeq2Seq(Seq2Seq):
     """A (bi)directional recurrent encoder and a recurrent decoder, with or without attention."""
     family = "recurrent"
+    recurrent = True
     tiny = {"emb_dim": 32, "hidden": 32, "layers": 1, "dropout": 0.0}
     recipe = {"lr": 3e-3, "warmup_steps": 100}
 

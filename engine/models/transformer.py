@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..tokenizer import PAD_ID
-from .base import Seq2Seq, TransposedWeights, source_mask
+from engine.data.tokenizer import PAD_ID
+from engine.models.base import Seq2Seq, TransposedWeights, source_mask
 
 POSITIONALS = ("sinusoidal", "learned", "none")
 
@@ -260,6 +260,16 @@ class TransformerSeq2Seq(Seq2Seq):
         return {"d_model": hidden, "heads": 4, "ffn": 4 * hidden, "encoder_layers": 2, "decoder_layers": 2,
                 "dropout": 0.0, "attention_dropout": 0.0, "activation_dropout": 0.0,
                 "norm_first": True}  # pre-norm: the residual path straight from output to input
+
+    def transformers_architecture(self) -> str:
+        """Pre-norm maps onto Pegasus, post-norm onto Marian (which always adds sinusoidal positions)."""
+        if self.cfg.norm_first:
+            return "PegasusForConditionalGeneration"
+        if self.cfg.positional != "sinusoidal":
+            positions = "no positions" if self.cfg.positional == "none" else f"{self.cfg.positional} positions"
+            raise ValueError(f"a post-norm Transformer with {positions} has no transformers twin (Marian, the "
+                             "post-norm one, always adds its own sinusoidal positions)")
+        return "MarianMTModel"
 
     def sequential_steps(self, length: int) -> int:
         return self.cfg.encoder_layers + self.cfg.decoder_layers  # each layer handles all positions at once

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .batching import collate
-from .decoding import greedy_decode
-from .evaluation import sequence_loss
-from .models import build_model, model_spec
-from .tokenizer import EOS_ID
-from .training import learning_rate
+from engine.data.batching import collate
+from engine.data.tokenizer import EOS_ID
+from engine.evaluation.metrics import sequence_loss
+from engine.inference.decoding import greedy_decode
+from engine.models import build_model, model_spec
+from engine.training.trainer import learning_rate
 
-FIRST_SYMBOL = 4  # ids 0-3 are PAD, BOS, EOS, UNK (engine.tokenizer)
+FIRST_SYMBOL = 4  # ids 0-3 are PAD, BOS, EOS, UNK (engine.data.tokenizer)
 LETTERS = list(string.ascii_letters)  # a-z, then A-Z
 
 

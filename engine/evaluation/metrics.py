@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from sacrebleu.metrics import BLEU, CHRF, TER
 
-from .batching import collate, token_batches
-from .tokenizer import PAD_ID, encode
-from .translate import Translator
+from engine.data.batching import collate, token_batches
+from engine.data.tokenizer import PAD_ID, encode
+from engine.inference.translate import Translator
 
 LENGTH_BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 30), (31, 40), (41, 50), (51, 60), (61, 80),
                   (81, 10_000))  # source words

@@ -29,10 +29,10 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .batching import synthetic_batch
-from .decoding import beam_search, greedy_decode
-from .evaluation import sequence_loss
-from .models import build_model, model_spec
+from engine.data.batching import synthetic_batch
+from engine.evaluation.metrics import sequence_loss
+from engine.inference.decoding import beam_search, greedy_decode
+from engine.models import build_model, model_spec
 
 ARCHITECTURES = ("rnn-tanh-attn", "lstm-attn", "gru", "gru-attn", "transformer", "hf-marian")
 VOCAB, BATCH = 8000, 64
@@ -148,7 +148,7 @@ def decode_row(engine: str, preset: str, search: str, batch: int, steps: int, se
 def decode_latency(preset: str, steps: int, batch: int = 1, beam: int = 1, source_length: int = 16,
                    repeats: int = 3, int8: bool = False) -> dict:
     """Our batched greedy or beam search, forced to write exactly `steps` tokens per sentence (int8: with the int8
-    output layer, engine/quantization.py)."""
+    output layer, engine/models/int8.py)."""
     torch.manual_seed(0)
     model = build_model(model_spec(preset, VOCAB)).eval()
     if int8:
@@ -246,11 +246,11 @@ def serving_curve(sessions: tuple[int, ...] = (1, 5, 10, 20, 30)) -> list[dict]:
     every shipped model (greedy, with attention, as the page asks): with the micro-batcher and without. A row per
     (N, batched) with latency percentiles per visitor and throughput; `outputs_identical` says whether the batched
     translations equal those of each visitor alone."""
-    from .corpora import load_split
-    from .decoding import SERVING_LENGTH_PENALTY
-    from .paths import CHECKPOINTS_DIR, SHIPPED
-    from .serving import load_test, visitor
-    from .translate import Translator
+    from engine.data.corpora import load_split
+    from engine.inference.decoding import SERVING_LENGTH_PENALTY
+    from engine.inference.serving import load_test, visitor
+    from engine.inference.translate import Translator
+    from engine.paths import CHECKPOINTS_DIR, SHIPPED
 
     translators = {name: Translator.load(CHECKPOINTS_DIR / name) for name in SHIPPED}
     sentences = sorted({s for s, _ in load_split("ding-en-de", "test") if 20 < len(s) < 90}, key=len)[::7][:30]

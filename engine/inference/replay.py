@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .batching import pad_batch
-from .decoding import NEVER_OUTPUT, max_lengths
-from .tokenizer import BOS_ID, EOS_ID, encode
-from .translate import clip_source
+from engine.data.batching import pad_batch
+from engine.data.tokenizer import BOS_ID, EOS_ID, encode
+from engine.inference.decoding import NEVER_OUTPUT, max_lengths
+from engine.inference.translate import clip_source
 
 
 @dataclass
@@ -58,7 +58,7 @@ def decode_timeline(translator, sentence: str, repeats: int = 3) -> Timeline:
             outputs.append(token)
         best_encoder = min(best_encoder, encoder_ms)
         best_steps = step_ms if best_steps is None else [min(a, b) for a, b in zip(best_steps, step_ms)]
-    in_order = model.family == "recurrent"
+    in_order = model.recurrent
     n = len(ids)
     read_at = [best_encoder * (i + 1) / n for i in range(n)] if in_order else [best_encoder] * n
     written_at, clock = [], best_encoder

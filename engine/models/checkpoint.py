@@ -17,8 +17,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from .models import Seq2Seq, build_model
-from .tokenizer import load_tokenizer, save_tokenizer
+from engine.data.tokenizer import load_tokenizer, save_tokenizer
+from engine.models import Seq2Seq, build_model
 
 FORMAT_VERSION = 2  # 2: Transformer weights ffn.up/ffn.down and a fused self-attention qkv (1: ffn.0/ffn.3, q + kv)
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")

@@ -18,11 +18,11 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .checkpoint import atomic_write_json, read_json
-from .mix import parse_mix
-from .models import model_spec
-from .paths import ROOT, shown
-from .training import TrainConfig, with_family_recipe
+from engine.data.mix import parse_mix
+from engine.models import model_spec
+from engine.models.checkpoint import atomic_write_json, read_json
+from engine.paths import ROOT, shown
+from engine.training.trainer import TrainConfig, with_family_recipe
 
 MANIFEST = "SET.json"
 MACHINE_SETTINGS = ("preset", "threads", "device")  # may differ between the models of a set
@@ -119,8 +119,9 @@ def missing(staging: Path, manifest: dict) -> list[str]:
 def train_set(staging: Path, cfg: TrainConfig, presets: list[str], beam: int, length_penalty: float,
               runs_dir: Path, command: str, count: int | None = None, say=print) -> list[str]:
     """Train, export and score the set's models not yet staged (at most `count` of them); returns those staged."""
-    from .shipping import evaluate_checkpoint, export_run
-    from .training import Trainer
+    from engine.evaluation.scoring import evaluate_checkpoint
+    from engine.shipping.export import export_run
+    from engine.training.trainer import Trainer
 
     staging = Path(staging)
     planned = plan(cfg, presets, beam, length_penalty)

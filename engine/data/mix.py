@@ -12,9 +12,9 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from . import corpora
-from .batching import token_batches
-from .tokenizer import encode
+from engine.data import corpora
+from engine.data.batching import token_batches
+from engine.data.tokenizer import encode
 
 
 @dataclass(frozen=True)

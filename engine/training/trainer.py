@@ -20,15 +20,16 @@ import torch
 from safetensors.torch import save_model
 from torch.nn.parallel import DistributedDataParallel
 
-from . import corpora, metrics_log
-from .batching import collate
-from .checkpoint import atomic_write_json, load_checkpoint, load_training_state, resolve, save_checkpoint
-from .distributed import close_world, init_world
-from .evaluation import corpus_scores, mean_nll, sequence_loss
-from .mix import TrainingData
-from .models import SIZES, build_model, model_class, model_spec
-from .tokenizer import PAD_ID, load_tokenizer, save_tokenizer, train_tokenizer
-from .translate import Translator
+from engine.data import corpora
+from engine.data.batching import collate
+from engine.data.mix import TrainingData
+from engine.data.tokenizer import PAD_ID, load_tokenizer, save_tokenizer, train_tokenizer
+from engine.evaluation.metrics import corpus_scores, mean_nll, sequence_loss
+from engine.inference.translate import Translator
+from engine.models import SIZES, build_model, model_class, model_spec
+from engine.models.checkpoint import atomic_write_json, load_checkpoint, load_training_state, resolve, save_checkpoint
+from engine.training import metrics_log
+from engine.training.distributed import close_world, init_world
 
 MAX_TRAIN_TOKENS = 128  # longer training examples are cut to this many subwords
 
@@ -53,7 +54,7 @@ class TrainConfig:
                          choices=tuple(corpora.CORPORA))
     direction: str = option("en-de", "translation direction (the CLI's default: the corpus's first)")
     mix: str = option("", "training data with weights, e.g. 'ding-en-de*3,ding-en-de/lexicon*0.05,bible-en-de*0.15' "
-                          "(engine/mix.py); empty: the corpus's train split")
+                          "(engine/data/mix.py); empty: the corpus's train split")
     vocab_size: int = option(4000, "joint BPE vocabulary size")
     model_overrides: dict = option({}, 'model config fields as JSON, e.g. \'{"ffn": 512}\'')
     max_tokens: int = option(1500, "padded tokens per batch (batch x longest sequence)")

@@ -5,7 +5,7 @@ import random
 
 import torch
 
-from .tokenizer import BOS_ID, EOS_ID, PAD_ID
+from engine.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
 def token_batches(lengths: list[int], max_tokens: int, seed: int, epoch: int,

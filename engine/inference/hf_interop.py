@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, first_line, load_checkpoint
-from .decoding import max_lengths
-from .tokenizer import BOS_ID, EOS_ID, PAD_ID
-from .translate import MAX_SOURCE_TOKENS, Translation, Translator
+from engine.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from engine.inference.decoding import max_lengths
+from engine.inference.translate import MAX_SOURCE_TOKENS, Translation, Translator
+from engine.models.checkpoint import CheckpointError, first_line, load_checkpoint
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub, even by accident
 
@@ -109,15 +109,11 @@ def export_transformer(checkpoint: Path, out: Path) -> Path:
     from transformers import MarianConfig, MarianMTModel, PegasusConfig, PegasusForConditionalGeneration
 
     model, spec, tokenizer, meta = load_checkpoint(checkpoint)
-    if spec["family"] != "transformer":
-        hint = " (hf-marian checkpoints already are MarianMTModel weights)" if spec["family"] == "hf-marian" else ""
-        raise CheckpointError(f"{checkpoint}: only the engine's Transformer exports to transformers; "
-                              f"{spec['family']} models have no transformers architecture to map onto{hint}")
+    try:
+        architecture = model.transformers_architecture()
+    except ValueError as exc:
+        raise CheckpointError(f"{checkpoint}: {exc}") from None
     c = model.cfg
-    if not c.norm_first and c.positional != "sinusoidal":
-        positions = "no positions" if c.positional == "none" else f"{c.positional} positions"
-        raise CheckpointError(f"{checkpoint}: a post-norm Transformer with {positions} has no "
-                              "transformers twin (Marian, the post-norm one, always adds its own sinusoidal positions)")
     settings = dict(
         vocab_size=c.vocab_size, d_model=c.d_model, encoder_layers=c.encoder_layers,
         decoder_layers=c.decoder_layers, encoder_attention_heads=c.heads, decoder_attention_heads=c.heads,
@@ -127,7 +123,7 @@ def export_transformer(checkpoint: Path, out: Path) -> Path:
         decoder_start_token_id=BOS_ID, forced_eos_token_id=None, tie_word_embeddings=True,
         arena={"direction": meta.get("direction"), "corpus": meta.get("corpus"), "exported_from": str(checkpoint)},
     )
-    if c.norm_first:
+    if architecture == "PegasusForConditionalGeneration":
         hf = PegasusForConditionalGeneration(PegasusConfig(**settings)).eval()
     else:
         hf = MarianMTModel(MarianConfig(**settings, share_encoder_decoder_embeddings=True)).eval()

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .batching import pad_batch
-from .checkpoint import load_checkpoint
-from .decoding import beam_search, greedy_decode
-from .models import Seq2Seq
-from .tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode
+from engine.data.batching import pad_batch
+from engine.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode
+from engine.inference.decoding import beam_search, greedy_decode
+from engine.models import Seq2Seq
+from engine.models.checkpoint import load_checkpoint
 
 MAX_SOURCE_TOKENS = 200  # longer inputs are truncated (Translation.truncated says so)
 MAX_INPUT_CHARS = 2000  # longer text is cut by prepare_input, with a notice
@@ -73,7 +73,7 @@ class Translator:
 
     @classmethod
     def load(cls, path: Path, device: str = "cpu", int8: bool = False) -> Translator:
-        """The checkpoint at `path`; int8: its output layer in int8 (CPU only, engine/quantization.py)."""
+        """The checkpoint at `path`; int8: its output layer in int8 (CPU only, engine/models/int8.py)."""
         model, _, tokenizer, meta = load_checkpoint(path, device)
         if int8:
             model.use_int8_output()

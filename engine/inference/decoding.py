@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from .models import Seq2Seq
-from .tokenizer import BOS_ID, EOS_ID, PAD_ID
+from engine.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from engine.models import Seq2Seq
 
 SERVING_LENGTH_PENALTY = 2.0  # beam search's length penalty, chosen on the valid splits (results/decode-sweep.json)
 NEVER_OUTPUT = slice(PAD_ID, BOS_ID + 1)  # padding (0) and BOS (1): a view, no index tensor per step

@@ -17,7 +17,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .translate import Translation, Translator
+from engine.inference.translate import Translation, Translator
 
 WINDOW_S = float(os.environ.get("SEQ2SEQ_BATCH_WINDOW_MS", "5")) / 1000  # how long a new batch waits for company
 MAX_BATCH = int(os.environ.get("SEQ2SEQ_MAX_BATCH", "32"))  # sentences decoded together at most

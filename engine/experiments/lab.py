@@ -9,14 +9,14 @@ from collections.abc import Callable
 
 import torch
 
-from .batching import collate, synthetic_batch
-from .bench import num_threads, training_throughput
-from .decoding import greedy_decode
-from .evaluation import sequence_loss
-from .models import build_model, model_class, model_spec
-from .tokenizer import BOS_ID, EOS_ID, encode
-from .toy import ToyModel, ToyRace, ToyTask
-from .translate import clip_source
+from engine.data.batching import collate, synthetic_batch
+from engine.data.tokenizer import BOS_ID, EOS_ID, encode
+from engine.evaluation.metrics import sequence_loss
+from engine.experiments.bench import num_threads, training_throughput
+from engine.experiments.toy import ToyModel, ToyRace, ToyTask
+from engine.inference.decoding import greedy_decode
+from engine.inference.translate import clip_source
+from engine.models import build_model, model_class, model_spec
 
 GRADIENT_FLOW_PRESETS = ("rnn-tanh", "rnn-relu-attn", "lstm", "gru", "transformer")  # as probes: no attention
 

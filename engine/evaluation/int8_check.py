@@ -1,43 +1,20 @@
-"""An int8 output layer for serving on CPU, and the quality check that decides where it is offered.
-
-The output layer (model width -> 8,000 words) is the largest matrix a decoding step reads: at batch 1 it is about a
-third of a Transformer step. Kept as int8 with one scale per word and applied by a dynamically quantized Linear
-(torch.ao, x86/fbgemm kernels), it reads a quarter of the bytes (46 vs 277 µs per step here). The 256-wide layers
-were no faster in int8, so they stay fp32. `Translator.load(path, int8=True)` decodes with it; the dashboard offers
-it only for checkpoints whose test chrF and BLEU fell by less than MAX_DROP in `python -m engine int8-check`.
+"""The quality check that decides where the int8 output layer (engine/models/int8.py) is offered: the dashboard
+offers it only for checkpoints whose test chrF and BLEU fell by less than MAX_DROP in `python -m engine int8-check`.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from pathlib import Path
 
-import torch
-from torch import nn
-
-from . import corpora
-from .evaluation import corpus_scores
-from .paths import RESULTS_DIR
-from .shipping import eval_file
-from .translate import Translator
+from engine.data import corpora
+from engine.evaluation.metrics import corpus_scores
+from engine.evaluation.scoring import eval_file
+from engine.inference.translate import Translator
+from engine.paths import RESULTS_DIR
 
 MAX_DROP = 0.3  # largest fall in test chrF or BLEU for which the int8 layer is offered
 CHECK_FILE = RESULTS_DIR / "int8-check.json"
-
-
-def int8_linear(weight: torch.Tensor) -> nn.Module:
-    """A module computing x @ weight.T with int8 weights (one scale per output row); x is quantized per call.
-    weight [out, in]."""
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=False)
-    with torch.no_grad():
-        linear.weight.copy_(weight.float())
-    with warnings.catch_warnings():  # torch.ao's eager quantization is marked deprecated; torch 2.13 (pinned) has it
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.filterwarnings("ignore", message=".*quantiz.*deprecated", category=UserWarning)
-        return quantize_dynamic(nn.Sequential(linear), {nn.Linear: per_channel_dynamic_qconfig}, torch.qint8)[0]
 
 
 def weights_digest(checkpoint: Path) -> str:

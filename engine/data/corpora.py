@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import DATA_DIR  # noqa: E402  (re-exported: corpora.DATA_DIR)
+from engine.paths import DATA_DIR  # noqa: E402  (re-exported: corpora.DATA_DIR)
 
 SPLITS = ("train", "valid", "test")
 HELD_OUT_PAIRS = 1000  # minimum pairs in each of valid and test
