@@ -40,3 +40,12 @@ def test_the_engine_may_not_import_streamlit(tmp_path):
     translate.write_text(translate.read_text() + "\nimport streamlit  # noqa\n")
     result = lint(tree)
     assert result.returncode != 0 and "The engine never imports Streamlit BROKEN" in result.stdout
+
+
+def test_an_import_circle_inside_a_layer_breaks_the_contract(tmp_path):
+    tree = copy_of_the_code(tmp_path)
+    decoding = tree / "engine" / "inference" / "decoding.py"  # translate imports decoding: now each the other
+    decoding.write_text(decoding.read_text() + "\nfrom engine.inference import translate  # noqa\n")
+    result = lint(tree)
+    assert result.returncode != 0
+    assert "No import circle among the modules (or packages) of any package BROKEN" in result.stdout
