@@ -7,6 +7,7 @@ def main() -> None:
     pages = [
         st.Page("views/story.py", title="Why Transformers?", icon=":material/auto_stories:"),
         st.Page("views/translate.py", title="Translate", icon=":material/translate:", default=True),
+        st.Page("views/arena.py", title="Arena", icon=":material/how_to_vote:"),
         st.Page("views/playground.py", title="Playground", icon=":material/toys:"),
         st.Page("views/quality.py", title="Quality", icon=":material/grading:"),
         st.Page("views/speed.py", title="Speed & scaling", icon=":material/speed:"),

@@ -37,6 +37,20 @@ def attention_heatmap(weights: np.ndarray, source_tokens: list[str], target_toke
     return fig
 
 
+def win_rate_heatmap(matrix: list[list[float | None]], models: list[str]) -> go.Figure:
+    """matrix[i][j]: the share of row model i's battles against column model j that i won."""
+    names = [as_text(m) for m in models]
+    fig = go.Figure(go.Heatmap(
+        z=matrix, x=names, y=names, colorscale="RdBu", zmin=0, zmax=1, colorbar=dict(title="won"),
+        text=[["" if v is None else f"{v:.0%}" for v in row] for row in matrix], texttemplate="%{text}",
+        hovertemplate="%{y} against %{x}: won %{z:.0%} (ties count half)<extra></extra>",
+    ))
+    fig.update_layout(title="Share of battles won, row model against column model", xaxis_title="against",
+                      yaxis_title="model", yaxis_autorange="reversed", **{**LAYOUT, "margin": dict(l=120, r=20, t=50,
+                                                                                                 b=100)})
+    return fig
+
+
 def attention_rows(weights, source_tokens: list[str], target_tokens: list[str]) -> list[dict]:
     """The heatmap's numbers as table rows: one per output token, one column per numbered source token."""
     return [{"output": t, **{f"{j}:{s}": round(float(w), 4) for j, (s, w) in enumerate(zip(source_tokens, row))}}

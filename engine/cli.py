@@ -273,6 +273,34 @@ def cmd_report(args) -> None:
           f"length penalty {first['decoding']['length_penalty']}.")
 
 
+def cmd_arena(args) -> None:
+    """`arena report` / `arena export FILE`: the votes in the database SEQ2SEQ_ARENA_DB names."""
+    from .arena import ratings
+    from .arena.store import Arena
+
+    arena = Arena()
+    votes = arena.votes()
+    if args.action == "export":
+        if not args.file:
+            sys.exit("error: arena export needs a file name, e.g. votes.jsonl")
+        with open(args.file, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(v, ensure_ascii=False) + "\n" for v in votes)
+        print(f"wrote {len(votes)} votes to {args.file}")
+        return
+    board = ratings.leaderboard(votes)
+    if not board:
+        print(f"no votes yet in {arena.url}")
+        return
+    print(f"{len(votes)} votes in {arena.url}\n")
+    print("| model | rating | 95 % interval | votes | wins / ties / losses |\n|---|---|---|---|---|")
+    for r in board:
+        print(f"| {r['model']} | {r['rating']} | {r['low']}–{r['high']} | {r['votes']} | "
+              f"{r['wins']} / {r['ties']} / {r['losses']} |")
+    chrf = ratings.chrf_ranking(CHECKPOINTS_DIR, [r["model"] for r in board])
+    if (tau := ratings.kendall_tau([r["model"] for r in board], chrf)) is not None:
+        print(f"\nAgreement with the ranking by ding-en-de test chrF ({', '.join(chrf)}): Kendall's tau {tau:.2f}")
+
+
 def cmd_int8_check(args) -> None:
     """`int8-check`: test chrF/BLEU with the int8 output layer against fp32 -> results/int8-check.json (the dashboard
     offers int8 for the checkpoints that passed)."""
@@ -472,6 +500,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update", action="store_true", help="keep the file's other rows whose weights and decoding "
                                                          "settings are unchanged; check only the named checkpoints")
     p.set_defaults(func=cmd_int8_check)
+
+    p = sub.add_parser("arena", help="the arena's votes (SEQ2SEQ_ARENA_DB): the leaderboard, or every vote as JSON "
+                                     "lines")
+    p.add_argument("action", choices=["report", "export"])
+    p.add_argument("file", nargs="?", help="export: the JSON-lines file to write")
+    p.set_defaults(func=cmd_arena)
 
     p = sub.add_parser("report", help="markdown table of checkpoints/*/eval.json")
     p.add_argument("--dir", default=str(CHECKPOINTS_DIR))

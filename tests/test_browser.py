@@ -129,3 +129,26 @@ def test_a_playground_link_opens_its_preset_and_trains_it_to_a_verdict(server, p
     (ARTIFACTS / "playground-seconds-to-verdict.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
     no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "playground.png"), full_page=True)
+
+
+def test_arena_votes_survive_a_server_restart(page, tmp_path):
+    env = {"SEQ2SEQ_ARENA_DB": str(tmp_path / "arena.db")}
+    with streamlit_server(env) as (url, _):
+        page.goto(f"{url}/arena")
+        expect(page.get_by_role("heading", name="Arena").first).to_be_visible()
+        for verdict in ("A is better", "B is better", "Tie"):
+            page.get_by_label("Sentence", exact=True).fill("The house is small.")
+            page.get_by_role("button", name="Start battle").click()
+            page.get_by_role("button", name=verdict, exact=True).click()
+            expect(page.get_by_text("Your vote:")).to_be_visible()
+            page.get_by_role("button", name="Next battle").click()
+            expect(page.get_by_text("Your vote:")).to_have_count(0)
+        expect(page.get_by_text("After 3 votes")).to_be_visible()
+        no_exception(page)
+    with streamlit_server(env) as (url, _):  # a new server process on the same database
+        page.goto(f"{url}/arena")
+        expect(page.get_by_text("After 3 votes")).to_be_visible()
+        expect(page.locator(".js-plotly-plot")).to_have_count(1)  # the win-rate matrix
+        page.wait_for_timeout(1500)
+        no_exception(page)
+        page.screenshot(path=str(ARTIFACTS / "arena.png"), full_page=True)

@@ -19,8 +19,8 @@ def run(*args, check=True):
 
 
 def test_every_command_has_help():
-    for command in ("data", "train", "train-all", "eval", "translate", "export", "export-hf", "bench", "report",
-                    "int8-check"):
+    for command in ("data", "train", "train-all", "train-set", "promote-set", "eval", "translate", "export",
+                    "export-hf", "bench", "report", "int8-check", "arena"):
         assert "usage: python -m engine" in run(command, "--help").stdout
 
 

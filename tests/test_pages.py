@@ -130,6 +130,37 @@ def test_quality_page_names_the_sets_budget_and_machine_and_races_a_staged_model
     assert "transformer (next set, incomplete)" not in set(at.dataframe[0].value["model"])  # only in the race
 
 
+def test_arena_page_hides_the_names_until_the_vote_counts_it_once_and_ranks_the_models(tmp_path, monkeypatch):
+    from engine.arena.store import Arena, database_url
+
+    monkeypatch.setenv("SEQ2SEQ_ARENA_DB", str(tmp_path / "arena.db"))
+    at = open_page("views/arena.py")
+    assert any("No votes yet" in i.value for i in at.info)
+    for verdict in ("A is better", "Tie", "Both bad"):
+        at.button(key="draw").click()
+        at.run()
+        sentence = at.text_area(key="arena_text").value
+        assert sentence
+        at.button(key="start").click()
+        at.run()
+        assert not at.exception, at.exception
+        shipped = {e.name for e in list_models() if e.shipped}
+        assert [m.value for m in at.markdown if m.value.startswith("**A**")] == ["**A**"]  # no name before the vote
+        at.button(key=f"vote-{verdict}").click()
+        at.run()
+        revealed = next(m.value for m in at.markdown if m.value.startswith("**A** — "))
+        assert revealed.removeprefix("**A** — ") in shipped
+        assert all(at.button(key=f"vote-{v}").disabled for v in ("A is better", "B is better", "Tie", "Both bad"))
+        assert any("chrF against the reference" in c.value for c in at.caption)  # a test sentence: scored
+        at.button(key="next").click()
+        at.run()
+    assert any("After 3 votes" in m.value for m in at.markdown)
+    assert "Share of battles won, row model against column model" in plotly_titles(at)
+    votes = Arena(database_url(str(tmp_path / "arena.db"))).votes()
+    assert [v["verdict"] for v in votes] == ["A is better", "Tie", "Both bad"]
+    assert all(v["source"].startswith(("ding-en-de test line", "bible-en-de test line")) for v in votes)
+
+
 def test_speed_page_measures_live():
     at = open_page("views/speed.py")
     at.button[0].click()

@@ -1,0 +1,63 @@
+"""The Arena page's server side: one shared vote database, battles between two shipped models, the leaderboard."""
+from __future__ import annotations
+
+import random
+
+import streamlit as st
+from sacrebleu.metrics import CHRF
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from dashboard.translations import BATCHER
+from engine.arena import ratings
+from engine.arena.store import Arena, database_url, session_hash
+from engine.data import corpora
+from engine.inference.decoding import SERVING_LENGTH_PENALTY
+
+SHORT_WORDS = 10  # the leaderboard's split: sentences of at most this many words, and longer ones
+
+
+@st.cache_resource(show_spinner=False)
+def arena(url: str) -> Arena:
+    """The vote database, shared by every session of this server (it serialises its own writes)."""
+    return Arena(url)
+
+
+def open_arena() -> Arena:
+    return arena(database_url())
+
+
+def visitor() -> str:
+    """This browser session, as a salted hash (the server's own session id: a visitor cannot choose it)."""
+    ctx = get_script_run_ctx()
+    return session_hash(ctx.session_id if ctx else "no-session")
+
+
+def test_sentence(rng: random.Random) -> dict:
+    """A sentence from a test split, with its reference and where it came from."""
+    corpus = rng.choice(["ding-en-de", "bible-en-de"])
+    pairs = corpora.load_split(corpus, "test", "en-de")
+    line = rng.randrange(len(pairs))
+    return {"sentence": pairs[line][0], "reference": pairs[line][1], "source": f"{corpus} test line {line + 1}"}
+
+
+def start_battle(store: Arena, translators: dict, sentence: str, source: str, reference: str | None) -> dict:
+    """Two models from the least-voted pair, both translating `sentence` greedily (the Translate page's default);
+    the battle is recorded as issued to this session. Returns what the page keeps: the names stay server-side."""
+    a, b = ratings.next_pair(sorted(translators), store.pair_counts(), random.Random())
+    outputs = tuple(BATCHER.translate(translators[m], sentence, beam=1, length_penalty=SERVING_LENGTH_PENALTY).text
+                    for m in (a, b))
+    decoding = {"beam": 1, "length_penalty": SERVING_LENGTH_PENALTY}
+    battle_id = store.issue_battle(visitor(), sentence, source, (a, b), outputs, decoding)
+    return {"id": battle_id, "sentence": sentence, "source": source, "reference": reference, "models": (a, b),
+            "outputs": outputs, "verdict": None}
+
+
+def sentence_chrf(hypothesis: str, reference: str) -> float:
+    return round(CHRF().sentence_score(hypothesis, [reference]).score, 1)
+
+
+def leaderboard_by_length(votes: list[dict]) -> dict[str, list[dict]]:
+    """The leaderboard over all votes, over short sentences and over long ones."""
+    return {"all sentences": ratings.leaderboard(votes),
+            f"≤ {SHORT_WORDS} words": ratings.leaderboard([v for v in votes if v["words"] <= SHORT_WORDS]),
+            f"more than {SHORT_WORDS} words": ratings.leaderboard([v for v in votes if v["words"] > SHORT_WORDS])}

@@ -1,0 +1,113 @@
+import random
+
+import streamlit as st
+
+from dashboard import arena, figures
+from dashboard.models import list_models, load_translators
+from dashboard.widgets import chart, intro, source_note
+from engine.arena import ratings
+from engine.arena.store import VERDICTS, ArenaUnavailable, VoteRefused
+from engine.inference.translate import InputError, prepare_input
+from engine.paths import CHECKPOINTS_DIR
+
+intro("Arena", """
+Which translation do **you** prefer? Two of the shipped models, drawn at random and shown without their names,
+translate the same sentence. Vote for the better one; the names appear after your vote. Every vote joins a
+leaderboard below, beside the automatic chrF score.
+""")
+
+try:
+    store = arena.open_arena()
+except ArenaUnavailable as exc:
+    st.error(str(exc))
+    st.stop()
+entries = [e for e in list_models() if e.shipped]
+if len(entries) < 2:
+    st.warning("The arena needs at least two shipped models.")
+    st.stop()
+
+if st.button("Give me a sentence", icon=":material/casino:", key="draw"):
+    drawn = arena.test_sentence(random.Random())
+    st.session_state.update(arena_draw=drawn, arena_text=drawn["sentence"])
+text = st.text_area("Sentence", key="arena_text", height=80, placeholder="Type an English sentence, or draw one.")
+if st.button("Start battle", type="primary", icon=":material/swords:", key="start"):
+    try:
+        sentence, notice = prepare_input(text)
+        if notice:
+            st.info(notice)
+        drawn = st.session_state.get("arena_draw") or {}
+        from_test = drawn.get("sentence") == sentence
+        translators, _ = load_translators(entries)
+        st.session_state.battle = arena.start_battle(store, translators, sentence,
+                                                     drawn["source"] if from_test else "typed",
+                                                     drawn["reference"] if from_test else None)
+    except InputError as exc:
+        st.info(str(exc))
+    except ArenaUnavailable as exc:
+        st.error(str(exc))
+
+battle = st.session_state.get("battle")
+if battle:
+    voted = battle["verdict"] is not None
+    columns = st.columns(2)
+    for side, column, output, model in zip("AB", columns, battle["outputs"], battle["models"]):
+        column.markdown(f"**{side}**" + (f" — {model}" if voted else ""))
+        column.text(output)
+        if voted and battle["reference"]:
+            column.caption(f"chrF against the reference: {arena.sentence_chrf(output, battle['reference'])}")
+    buttons = st.columns(4)
+    for column, verdict in zip(buttons, VERDICTS):
+        if column.button(verdict, key=f"vote-{verdict}", disabled=voted, width="stretch"):
+            try:
+                store.record_vote(battle["id"], arena.visitor(), verdict)
+                battle["verdict"] = verdict
+                st.rerun()
+            except VoteRefused as exc:
+                st.info(f"This vote was not counted: {exc}.")
+            except ArenaUnavailable as exc:
+                st.error(str(exc))
+    if voted:
+        st.success(f"Your vote: **{battle['verdict']}**. A was {battle['models'][0]}, B was {battle['models'][1]}.")
+        if battle["reference"]:
+            st.markdown(f"Reference translation ({battle['source']}):")
+            st.text(battle["reference"])
+        if st.button("Next battle", icon=":material/arrow_forward:", key="next"):
+            st.session_state.pop("battle")
+            st.rerun()
+
+st.subheader("Leaderboard")
+try:
+    votes = store.votes()
+except ArenaUnavailable as exc:
+    st.error(str(exc))
+    st.stop()
+if not votes:
+    st.info("No votes yet: start a battle above.")
+    st.stop()
+boards = arena.leaderboard_by_length(votes)
+split = st.segmented_control("Sentences", list(boards), default="all sentences", key="arena-split") or "all sentences"
+board = boards[split]
+if not board:
+    st.info("No votes on such sentences yet.")
+    st.stop()
+leader = board[0]
+st.markdown(f"After {len(votes)} vote{'s' if len(votes) != 1 else ''}, people prefer **{leader['model']}** "
+            f"(rating {leader['rating']}, 95 % interval {leader['low']}–{leader['high']}).")
+models = [r["model"] for r in board]
+by_chrf = ratings.chrf_ranking(CHECKPOINTS_DIR, models)
+tau = ratings.kendall_tau(models, by_chrf)
+left, right = st.columns(2)
+left.dataframe([{"model": r["model"], "rating": r["rating"], "95 % interval": f"{r['low']}–{r['high']}",
+                 "votes": r["votes"], "wins": r["wins"], "ties": r["ties"], "losses": r["losses"]} for r in board],
+               hide_index=True, width="stretch")
+right.dataframe([{"rank by test chrF": i + 1, "model": m} for i, m in enumerate(by_chrf)], hide_index=True,
+                width="stretch")
+if tau is not None:
+    st.caption(f"Agreement between the two rankings (Kendall's tau, 1 = same order, −1 = reversed): {tau:.2f}.")
+matrix = ratings.win_rates([v for v in votes if v["model_a"] in models and v["model_b"] in models], models)
+chart(figures.win_rate_heatmap(matrix, models),
+      [{"model": a, "against": b, "won": v} for a, row in zip(models, matrix) for b, v in zip(models, row)],
+      "arena-win-rates.csv", "arena-wins", "Each cell: how often the row's model won against the column's.")
+source_note("Bradley–Terry ratings fitted to every vote at once (1000 = average; 400 points = 10 : 1 odds), 95 % "
+            "intervals from 200 bootstrap resamples; `python -m engine arena report` prints the same table. Test "
+            "chrF from each checkpoint's eval.json.")
