@@ -82,15 +82,19 @@ def check(manifest: dict, planned: dict) -> None:
         raise differs("decoding", manifest["decoding"], planned["decoding"])
     if sorted(manifest["presets"]) != sorted(planned["presets"]):
         raise differs("presets", manifest["presets"], planned["presets"])
-    for preset, new in planned["recipes"].items():
-        old = manifest["recipes"][preset]
-        for key in sorted(set(old) | set(new)):
+    for preset, recipe_now in planned["recipes"].items():
+        old, new = flat(manifest["recipes"][preset]), flat(recipe_now)
+        for key in sorted(old.keys() | new.keys()):
             if old.get(key) != new.get(key):
-                detail = [k for k in {**old[key], **new[key]} if old[key].get(k) != new[key].get(k)] \
-                    if isinstance(new.get(key), dict) and isinstance(old.get(key), dict) else []
-                raise differs(f"{preset}'s recipe, {key}" + (f" {', '.join(detail)}" if detail else ""),
-                              {k: old[key].get(k) for k in detail} if detail else old.get(key),
-                              {k: new[key].get(k) for k in detail} if detail else new.get(key))
+                raise differs(f"{preset}'s recipe, {key},", old.get(key), new.get(key))
+
+
+def flat(recipe: dict) -> dict:
+    """{"lr": …, "model.dropout": …}: one level, so that a difference names its field."""
+    out = {}
+    for key, value in recipe.items():
+        out.update({f"{key}.{k}": v for k, v in value.items()} if isinstance(value, dict) else {key: value})
+    return out
 
 
 def check_tokenizer(manifest: dict, tokenizer) -> str:
