@@ -37,7 +37,11 @@ if st.button("Start battle", type="primary", icon=":material/swords:", key="star
             st.info(notice)
         drawn = st.session_state.get("arena_draw") or {}
         from_test = drawn.get("sentence") == sentence
-        translators, _ = load_translators(entries)
+        translators, errors = load_translators(entries)
+        for name, message in errors.items():
+            st.error(f"**{name}** could not be loaded and sits this battle out: {message}")
+        if len(translators) < 2:
+            st.stop()
         st.session_state.battle = arena.start_battle(store, translators, sentence,
                                                      drawn["source"] if from_test else "typed",
                                                      drawn["reference"] if from_test else None)
