@@ -100,7 +100,7 @@ st.markdown(f"After {len(votes)} vote{'s' if len(votes) != 1 else ''}, people pr
 models = [r["model"] for r in board]
 by_chrf = ratings.chrf_ranking(CHECKPOINTS_DIR, models)
 tau = ratings.kendall_tau(models, by_chrf)
-left, right = st.columns(2)
+left, right = st.columns([3, 2])
 left.dataframe([{"model": r["model"], "rating": r["rating"], "95 % interval": f"{r['low']}–{r['high']}",
                  "votes": r["votes"], "wins": r["wins"], "ties": r["ties"], "losses": r["losses"]} for r in board],
                hide_index=True, width="stretch")
