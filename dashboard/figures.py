@@ -15,7 +15,7 @@ def _figure(title: str, x_title: str, y_title: str, log_y: bool = False) -> go.F
     fig = go.Figure()
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, **LAYOUT)
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", exponentformat="power")  # 10⁻⁸, not "10n"
     return fig
 
 

@@ -93,4 +93,4 @@ def long_sentence_verdict(evals: dict[str, dict], is_recurrent: dict[str, bool |
                 f"chrF {ours:.1f} against {theirs:.1f} for the best of them ({best}).")
     return (f"On the {count} test sentences of {words} words or more, the {focus} does **not** beat every recurrent "
             f"model here: chrF {ours:.1f} against {theirs:.1f} for {best}. These models are small and briefly "
-            f"trained; the seed's claim is about well-trained ones.")
+            f"trained; the textbook claim is about well-trained ones.")

@@ -4,9 +4,10 @@ from dashboard import lab
 from dashboard.widgets import intro
 
 intro("Lab", """
-Three small experiments you can run here, one per claim: do gradients vanish in recurrent networks, does a
-Transformer without positional encodings lose word order, and do longer sentences cost RNNs more time?
-Each runs live on this server in a few seconds.
+Four experiments you can run here, live on this server: do gradients vanish in recurrent networks (and what
+helps), does a Transformer without positional encodings lose word order, how far does each model's attention
+reach, and do longer sentences cost RNNs more time? Most finish in seconds; one trains four small models first
+and takes about a minute (its button says so).
 """)
 
 tab_gradients, tab_positions, tab_influence, tab_parallel = st.tabs(

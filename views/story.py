@@ -23,6 +23,10 @@ length = st.slider("Sentence length (tokens)", 5, 200, 40, key="story-length")
 c1, c2 = st.columns(2)
 c1.metric("GRU: steps one after another", sequential_steps("gru", length))
 c2.metric("Transformer: steps one after another", sequential_steps("transformer", length))
+gru_layers, transformer_layers = sequential_steps("gru", 1), sequential_steps("transformer", 1)
+st.caption(f"Why {sequential_steps('gru', length)} and not {length}? The GRU stacks {gru_layers} recurrent layers "
+           f"(encoder and decoder), and each walks the sentence one token after another: {length} × {gru_layers}. "
+           f"Each of the Transformer's {transformer_layers} layers takes one step for all tokens at once.")
 if bench:
     short, long = (story.training_speed(bench, p, n) for p, n in (("gru", 32), ("gru", 256)))
     t_short, t_long = (story.training_speed(bench, "transformer", n) for n in (32, 256))
