@@ -56,8 +56,18 @@ def sentence_chrf(hypothesis: str, reference: str) -> float:
     return round(CHRF().sentence_score(hypothesis, [reference]).score, 1)
 
 
-def leaderboard_by_length(votes: list[dict]) -> dict[str, list[dict]]:
-    """The leaderboard over all votes, over short sentences and over long ones."""
-    return {"all sentences": ratings.leaderboard(votes),
-            f"≤ {SHORT_WORDS} words": ratings.leaderboard([v for v in votes if v["words"] <= SHORT_WORDS]),
-            f"more than {SHORT_WORDS} words": ratings.leaderboard([v for v in votes if v["words"] > SHORT_WORDS])}
+SPLITS = {"all sentences": lambda words: True,  # the leaderboard's choices: which votes it is fitted on
+          f"≤ {SHORT_WORDS} words": lambda words: words <= SHORT_WORDS,
+          f"more than {SHORT_WORDS} words": lambda words: words > SHORT_WORDS}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _leaderboard(games: tuple[tuple[str, str, str], ...]) -> list[dict]:
+    return ratings.leaderboard([{"model_a": a, "model_b": b, "verdict": v} for a, b, v in games])
+
+
+def leaderboard(votes: list[dict], split: str) -> list[dict]:
+    """The leaderboard over the votes of one split: fitted (with its bootstrap) once per set of votes, not on every
+    rerun of the page."""
+    keep = SPLITS[split]
+    return _leaderboard(tuple((v["model_a"], v["model_b"], v["verdict"]) for v in votes if keep(v["words"])))

@@ -88,9 +88,9 @@ except ArenaUnavailable as exc:
 if not votes:
     st.info("No votes yet: start a battle above.")
     st.stop()
-boards = arena.leaderboard_by_length(votes)
-split = st.segmented_control("Sentences", list(boards), default="all sentences", key="arena-split") or "all sentences"
-board = boards[split]
+split = st.segmented_control("Sentences", list(arena.SPLITS), default="all sentences",
+                             key="arena-split") or "all sentences"
+board = arena.leaderboard(votes, split)
 if not board:
     st.info("No votes on such sentences yet.")
     st.stop()
