@@ -161,11 +161,12 @@ class Arena:
 
     def pair_counts(self) -> dict[tuple[str, str], int]:
         """Votes per unordered pair of models."""
-        rows = self._retry(lambda: self._read(sa.select(votes.c.model_a, votes.c.model_b)))
+        statement = sa.select(votes.c.model_a, votes.c.model_b, sa.func.count().label("n")).group_by(
+            votes.c.model_a, votes.c.model_b)
         counts: dict[tuple[str, str], int] = {}
-        for r in rows:
+        for r in self._retry(lambda: self._read(statement)):  # one row per ordered pair
             pair = tuple(sorted((r["model_a"], r["model_b"])))
-            counts[pair] = counts.get(pair, 0) + 1
+            counts[pair] = counts.get(pair, 0) + r["n"]
         return counts
 
     # ------------------------------------------------------------ plumbing
