@@ -24,15 +24,16 @@ def as_text(label: str) -> str:
     return html.escape(label, quote=False)
 
 
-def attention_heatmap(weights: np.ndarray, source_tokens: list[str], target_tokens: list[str], title: str) -> go.Figure:
-    """weights [target, source]: how much each output token looked at each input token."""
+def attention_heatmap(weights: np.ndarray, source_tokens: list[str], target_tokens: list[str], title: str,
+                      unit: str = "token") -> go.Figure:
+    """weights [target, source]: how much each output token (or word: `unit`) looked at each input one."""
     fig = go.Figure(go.Heatmap(
         z=weights, x=[f"{i}:{as_text(t)}" for i, t in enumerate(source_tokens)],
         y=[f"{i}:{as_text(t)}" for i, t in enumerate(target_tokens)],
         colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="weight"),
         hovertemplate="output %{y}<br>input %{x}<br>attention %{z:.2f}<extra></extra>",
     ))
-    fig.update_layout(title=title, xaxis_title="source token (input)", yaxis_title="generated token (output)",
+    fig.update_layout(title=title, xaxis_title=f"your sentence ({unit}s)", yaxis_title=f"written {unit}s (output)",
                       yaxis_autorange="reversed", **{**LAYOUT, "margin": dict(l=100, r=20, t=50, b=100)})
     return fig
 
@@ -154,21 +155,33 @@ def by_length(rows_by_model: dict[str, list[dict]], metric: str, corpus: str) ->
                  mode="lines+markers")
 
 
-def decode_race(timelines: dict, frames: int = 40) -> go.Figure:
+def decode_race(timelines: dict, clock: str = "ms", frames: int = 40) -> go.Figure:
     """An animation on one shared clock: per model, a row of source words lighting up as they are read and a row of
     output words appearing as they are written, with a play button and a slider to scrub. `timelines` maps a model
-    name to an `engine.inference.replay.Timeline`."""
-    end = max(t.total_ms for t in timelines.values())
-    clock = [end * i / frames for i in range(frames + 1)]
+    name to an `engine.inference.replay.Timeline`; `clock` is "ms" (measured time) or "steps" (one tick per step that
+    waits for the one before)."""
+    in_steps = clock == "steps"
+    if in_steps:
+        end = max(t.total_steps for t in timelines.values())
+        ticks = sorted({round(end * i / frames) for i in range(frames + 1)})
+    else:
+        end = max(t.total_ms for t in timelines.values())
+        ticks = [end * i / frames for i in range(frames + 1)]
     rows = [(name, kind) for name in timelines for kind in ("reads", "writes")]
     colours = {"reads": "#1f77b4", "writes": "#d62728"}
+    label = (lambda at: str(at)) if in_steps else (lambda at: f"{at:.1f}")  # noqa: E731
 
-    def traces(at_ms: float) -> list[go.Scatter]:
+    def when(t, kind: str) -> list[float]:
+        if in_steps:
+            return t.read_step if kind == "reads" else t.written_step
+        return t.read_at if kind == "reads" else t.written_at
+
+    def traces(at: float) -> list[go.Scatter]:
         out = []
         for name, kind in rows:
             t = timelines[name]
-            tokens, times = (t.source_tokens, t.read_at) if kind == "reads" else (t.output_tokens, t.written_at)
-            done = [ms <= at_ms for ms in times]
+            tokens = t.source_tokens if kind == "reads" else t.output_tokens
+            done = [moment <= at for moment in when(t, kind)]
             out.append(go.Scatter(
                 x=list(range(len(tokens))), y=[f"{as_text(name)} {kind}"] * len(tokens), mode="markers+text",
                 text=[as_text(tok) for tok in tokens], textposition="top center", showlegend=False,
@@ -176,23 +189,28 @@ def decode_race(timelines: dict, frames: int = 40) -> go.Figure:
                 hovertemplate="%{text}<extra></extra>"))
         return out
 
-    def caption(at_ms: float) -> str:
-        return f"{at_ms:.1f} ms: " + "; ".join(f"{as_text(n)} {steps_done(t, at_ms)} steps one after another"
-                                               for n, t in timelines.items())
+    def caption(at: float) -> str:
+        if in_steps:
+            return f"step {at}: " + "; ".join(
+                f"{as_text(n)} read {sum(s <= at for s in t.read_step)}/{len(t.source_tokens)}, wrote "
+                f"{sum(s <= at for s in t.written_step)}/{len(t.output_tokens)}" for n, t in timelines.items())
+        return f"{at:.1f} ms: " + "; ".join(f"{as_text(n)} {steps_done(t, at)} steps one after another"
+                                           for n, t in timelines.items())
 
-    fig = go.Figure(data=traces(0.0), frames=[go.Frame(data=traces(ms), name=f"{ms:.1f}",
-                                                       layout=dict(title=caption(ms))) for ms in clock])
+    fig = go.Figure(data=traces(0), frames=[go.Frame(data=traces(at), name=label(at), layout=dict(title=caption(at)))
+                                            for at in ticks])
     longest = max(max(len(t.source_tokens), len(t.output_tokens)) for t in timelines.values())
     fig.update_layout(
-        title=caption(0.0), xaxis=dict(title="word position", range=[-1, longest]),
+        title=caption(0), xaxis=dict(title="word position", range=[-1, longest]),
         yaxis=dict(categoryorder="array", categoryarray=[f"{as_text(n)} {k}" for n, k in rows][::-1]),
         height=140 + 70 * len(rows), **{**LAYOUT, "margin": dict(l=160, r=20, t=60, b=50)},
         updatemenus=[dict(type="buttons", x=0, y=-0.25, xanchor="left", buttons=[
             dict(label="Play", method="animate", args=[None, dict(frame=dict(duration=120, redraw=True),
                                                                   fromcurrent=True, transition=dict(duration=0))]),
             dict(label="Pause", method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))])])],
-        sliders=[dict(x=0.15, len=0.85, y=-0.15, currentvalue=dict(prefix="clock: ", suffix=" ms"),
-                      steps=[dict(label=f"{ms:.1f}", method="animate",
-                                  args=[[f"{ms:.1f}"], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
-                             for ms in clock])])
+        sliders=[dict(x=0.15, len=0.85, y=-0.15, currentvalue=dict(prefix="clock: ", suffix=" steps" if in_steps
+                                                                  else " ms"),
+                      steps=[dict(label=label(at), method="animate",
+                                  args=[[label(at)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
+                             for at in ticks])])
     return fig

@@ -5,10 +5,12 @@ import random
 
 import numpy as np
 
+from dashboard.names import plain_name
 from engine.data import corpora
 from engine.experiments.lab import shuffle_words
 from engine.inference.decoding import SERVING_LENGTH_PENALTY
 from engine.inference.serving import MicroBatcher
+from engine.models import PRESETS
 
 BATCHER = MicroBatcher()  # one per server process: every session's requests for a model are decoded together
 
@@ -59,3 +61,75 @@ def attention_view(attention: np.ndarray, layer="average", head="average") -> tu
     matrix = chosen.mean(0)  # [heads, T, S]
     matrix = matrix.mean(0) if head == "average" else matrix[head - 1]  # [T, S]
     return matrix, "average of all layers and heads" if layer == head == "average" else f"layer {layer}, head {head}"
+
+
+WORD_START = "\u2581"  # ▁: the tokenizers' mark for a piece that starts a new word
+GROUPS = {True: "Recurrent: they read one word after another",
+          False: "Transformers: they read all words at once",
+          None: "Other models"}
+
+
+def grouped(names: list[str], recurrent: dict[str, bool | None], presets: dict[str, str | None]) -> dict[str, list]:
+    """The models by kind (recurrent first, then Transformers), each group in the presets' order (the simplest
+    first); groups with no model are left out."""
+    order = list(PRESETS)
+    rank = lambda n: (order.index(presets[n]) if presets.get(n) in order else len(order), n)  # noqa: E731
+    groups = {label: sorted((n for n in names if recurrent.get(n) is kind), key=rank) for kind, label in GROUPS.items()}
+    return {label: members for label, members in groups.items() if members}
+
+
+def card_title(name: str, preset: str | None) -> str:
+    """A shipped model by its plain name ("GRU + attention"); a visitor's own run by its name and architecture."""
+    if preset is None or name == preset:
+        return plain_name(name)
+    return f"{name} ({plain_name(preset)})"
+
+
+def expectations(metas: list[dict]) -> str | None:
+    """One line on what the shipped models are (sizes, training time, data), read from their config.json, so a class
+    knows that mistakes are normal; None when the checkpoints do not say."""
+    known = [m for m in metas if m.get("parameters") and m.get("train_minutes") and m.get("train_pairs")]
+    if not known:
+        return None
+
+    def span(values, fmt):
+        low, high = min(values), max(values)
+        return fmt(low) if fmt(low) == fmt(high) else f"{fmt(low)}–{fmt(high)}"
+
+    parameters = span([m["parameters"] / 1e6 for m in known], lambda v: f"{v:.1f}")
+    minutes = span([m["train_minutes"] for m in known], lambda v: f"{v:.0f}")
+    tokens = span([m.get("tokens_seen", 0) / 1e6 for m in known], lambda v: f"{v:.0f}")
+    pairs = span([m["train_pairs"] for m in known], lambda v: f"{v:,}")
+    threads = span([m.get("threads", 1) for m in known], str)
+    return (f"What to expect: these are small models ({parameters} million parameters), each trained here for "
+            f"{minutes} minutes on {threads} CPU threads, reading {tokens} million tokens drawn from {pairs} sentence "
+            "pairs (everyday phrases, dictionary entries and Bible verses). Mistakes are normal: compare the models "
+            "with each other, not with a commercial translator.")
+
+
+def whole_words(matrix: np.ndarray, source: list[str], output: list[str]) -> tuple[np.ndarray, list[str], list[str]]:
+    """Attention over subword pieces ([T, S]) regrouped into whole words: a source word gets the attention of all its
+    pieces (summed), an output word the mean attention of its pieces. "▁b", "ought" -> "bought"."""
+    source_words, source_of = _words(source)
+    output_words, output_of = _words(output)
+    by_source = np.zeros((matrix.shape[0], len(source_words)))  # [T, words in]
+    np.add.at(by_source.T, source_of, matrix.T)
+    by_word = np.zeros((len(output_words), len(source_words)))  # [words out, words in]
+    np.add.at(by_word, output_of, by_source)
+    by_word /= np.bincount(output_of, minlength=len(output_words))[:, None]
+    return by_word, source_words, output_words
+
+
+def _words(pieces: list[str]) -> tuple[list[str], list[int]]:
+    """Subword pieces -> (words, the word each piece belongs to). A piece starting with ▁, a special token such as
+    </s>, or a piece after one starts a new word."""
+    words, owner = [], []
+    for i, piece in enumerate(pieces):
+        special = piece.startswith("<") and piece.endswith(">")
+        after_special = i > 0 and pieces[i - 1].startswith("<") and pieces[i - 1].endswith(">")
+        if not words or piece.startswith(WORD_START) or special or after_special:
+            words.append(piece.lstrip(WORD_START) or piece)
+        else:
+            words[-1] += piece
+        owner.append(len(words) - 1)
+    return words, owner

@@ -3,6 +3,8 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
+from dashboard.names import plain_name
+from engine.models import PRESETS
 from engine.paths import ROOT
 
 
@@ -31,10 +33,16 @@ def translate(at: AppTest, text: str) -> AppTest:
     return at
 
 
-def answered_models(at: AppTest) -> list[str]:
-    """The model named on each translation card of the Translate page, in order (per input when shuffled)."""
+def card_titles(at: AppTest) -> list[str]:
+    """The title of each translation card of the Translate page, in order (per input when shuffled)."""
     return [m.value.strip("*") for m in at.markdown
             if m.value.startswith("**") and m.value.endswith("**") and m.value != "**Shuffled input:**"]
+
+
+def answered_models(at: AppTest) -> list[str]:
+    """The model id of each translation card (a shipped model's card shows its plain name)."""
+    ids = {plain_name(preset): preset for preset in PRESETS}
+    return [ids.get(title, title) for title in card_titles(at)]
 
 
 def plotly_titles(at: AppTest) -> list[str]:

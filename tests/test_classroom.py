@@ -8,6 +8,7 @@ import pytest
 
 from dashboard import jobs
 from dashboard import models as catalogue
+from dashboard.names import plain_name
 from engine.inference.translate import Translator
 from engine.paths import CHECKPOINTS_DIR
 from engine.training.trainer import TrainConfig
@@ -59,10 +60,11 @@ def test_a_visitor_sees_the_shipped_models_and_their_own_not_everyone_elses():
             shutil.copytree(CHECKPOINTS_DIR / "gru", catalogue.RUNS_DIR / name / "best")
         at = open_page("views/translate.py")
         shipped = [e.name for e in catalogue.list_models() if e.shipped]
-        assert at.multiselect[0].options == shipped and at.multiselect[0].value == shipped
+        named = [plain_name(n) for n in shipped]  # the options as the list shows them
+        assert at.multiselect[0].options == named and at.multiselect[0].value == shipped
         at.query_params["runs"] = "test-other-a"  # a link a classmate shared
         at.run()
-        assert at.multiselect[0].options == shipped + ["test-other-a"] and at.multiselect[0].value == shipped
+        assert at.multiselect[0].options == named + ["test-other-a"] and at.multiselect[0].value == shipped
     finally:
         for name in others:
             shutil.rmtree(catalogue.RUNS_DIR / name, ignore_errors=True)

@@ -34,8 +34,10 @@ def test_a_timeline_writes_what_greedy_decoding_writes_on_a_clock_that_only_move
     else:  # one word after another
         assert len(set(timeline.read_at)) == len(timeline.source_tokens) and timeline.reads_in_order
         assert timeline.encoder_steps == len(timeline.source_tokens)  # one layer
+    assert timeline.read_step[-1] == timeline.encoder_steps  # the step clock: reading ends when the encoder does
     assert replay.steps_done(timeline, 0.0) == 0
-    assert replay.steps_done(timeline, timeline.total_ms) == timeline.encoder_steps + len(timeline.output_tokens)
+    assert replay.steps_done(timeline, timeline.total_ms) == timeline.total_steps == (
+        timeline.encoder_steps + len(timeline.output_tokens) * timeline.decoder_layers)
 
 
 def test_saliency_matches_a_finite_difference_gradient(tiny_tokenizer):

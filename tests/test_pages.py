@@ -9,7 +9,7 @@ from dashboard import figures
 from dashboard.models import RUNS_DIR, bench_files, list_models
 from engine.evaluation import int8_check
 from engine.paths import CHECKPOINTS_DIR
-from tests.helpers import answered_models, open_page, plotly_titles, texts, translate
+from tests.helpers import answered_models, card_titles, open_page, plotly_titles, texts, translate
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")]
 
@@ -23,12 +23,24 @@ def test_translate_page_shows_every_models_translation():
     assert len(at.text) >= len(models)
     assert all(isinstance(t, str) for t in texts(at))
     assert sorted(answered_models(at)) == sorted(models)
-    # only the open tab's heatmap is drawn; its layer/head pickers re-render without losing the translations
-    at.session_state["attention-model"] = "transformer"
-    at.run()
-    assert plotly_titles(at) == ["transformer: cross-attention (average of all layers and heads)"]
+    # the cards: recurrent models first, then Transformers, each under its plain name
+    assert [m.value for m in at.markdown if m.value.startswith("######")] == [
+        "###### Recurrent: they read one word after another", "###### Transformers: they read all words at once"]
+    assert card_titles(at)[:2] == ["Plain RNN + attention", "LSTM + attention"]
+    assert "Transformer without word positions" in card_titles(at)
+    assert any("the baseline" in c.value for c in at.caption)
+    assert any(c.value.startswith("What to expect: these are small models") for c in at.caption)
+    # a recurrent model with attention beside a Transformer, in whole words; layer/head pickers keep the translations
+    assert plotly_titles(at) == ["GRU + attention: cross-attention (its only attention)",
+                                 "Transformer: cross-attention (average of all layers and heads)"]
+    heatmap = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]
+    assert "0:The" in heatmap["x"] and not any("\u2581" in x for x in heatmap["x"])
+    assert any(c.value.startswith("No heatmap for GRU: without attention") for c in at.caption)
     at.selectbox(key="layer-transformer").select(2)
+    at.toggle(key="attention-pieces").set_value(True)
     at.run()
+    assert plotly_titles(at)[1] == "Transformer: cross-attention (layer 2, head average)"
+    assert any("\u2581" in x for x in json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]["x"])
     assert not at.exception and sorted(answered_models(at)) == sorted(models)
 
 
@@ -39,14 +51,21 @@ def test_the_decode_race_replays_a_recurrent_model_against_the_transformer_on_on
     at.run()
     assert not at.exception, at.exception
     spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
-    assert len(spec["frames"]) == 41 and spec["layout"]["sliders"]
+    ticks = [int(frame["name"]) for frame in spec["frames"]]  # the step clock first: one frame per step here
+    assert ticks == list(range(len(ticks))) and len(ticks) > 10 and spec["layout"]["sliders"]
     last = spec["frames"][-1]["layout"]["title"]["text"]
-    assert "gru-attn" in last and "transformer" in last and "steps one after another" in last
-    early = spec["frames"][2]["data"]  # 5 % into the race: the GRU is still reading word by word
-    assert early[0]["marker"]["color"].count("#e5e5e5") > 0
-    assert any("read" in c.value and "steps one after another" in c.value for c in at.caption)
+    assert last.startswith("step ") and "GRU + attention read" in last and "Transformer read" in last
+    early = spec["frames"][3]["data"]  # step 3: the GRU is still reading word by word, two steps a word
+    assert early[0]["marker"]["color"].count("#e5e5e5") == len(early[0]["marker"]["color"]) - 1
+    assert early[2]["marker"]["color"].count("#e5e5e5") == 0  # the Transformer has read every word in 3 steps
+    assert any("tokens × 2 recurrent layers" in c.value for c in at.caption)
+    at.segmented_control(key="race-clock").set_value("ms")
+    at.run()
+    spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    last = spec["frames"][-1]["layout"]["title"]["text"]
+    assert len(spec["frames"]) == 41 and last.endswith("steps one after another")
     translate(at, "Good morning.")
-    assert not any("steps one after another" in c.value for c in at.caption)  # the old race is gone
+    assert not any("recurrent layers" in c.value for c in at.caption)  # the old race is gone
 
 
 def test_translate_page_refuses_empty_input_politely():

@@ -10,6 +10,7 @@ from dashboard.models import (
     model_meta,
     visible_runs,
 )
+from dashboard.names import PRESETS_IN_WORDS, plain_name
 from dashboard.widgets import intro, to_csv, waiting_note
 from engine.inference import replay
 from engine.inference.decoding import SERVING_LENGTH_PENALTY
@@ -38,9 +39,11 @@ examples = st.cache_data(translations.examples, show_spinner=False)(corpus, dire
 example = st.selectbox("Pick an example from the test sets (or type your own below)", ["—"] + examples)
 text = st.text_area("Sentence", value="" if example == "—" else example, max_chars=None, height=80,
                     placeholder="The weather is nice today.")
+if expectation := translations.expectations([metas[e.name] for e in candidates if e.shipped]):
+    st.caption(expectation)
 names = [e.name for e in candidates]
 shipped = [e.name for e in candidates if e.shipped]
-chosen = st.multiselect("Models", names, default=shipped or names,
+chosen = st.multiselect("Models", names, default=shipped or names, format_func=plain_name,
                         help="The shipped models are chosen at first; your own trainings can be added here.")
 with st.expander("Add your own Hugging Face translation model"):
     st.markdown("Put a local `transformers` translation model directory (MarianMT and relatives: `config.json`, "
@@ -90,34 +93,50 @@ if not output:
 inputs, rows, results, parameters = output["inputs"], output["rows"], output["results"], output["parameters"]
 names = list(parameters)
 
+by_name = {e.name: e for e in candidates if e.name in names}
+recurrent = {n: is_recurrent(e) for n, e in by_name.items()}
+presets = {n: metas[n].get("preset") for n in by_name}
+title = {n: translations.card_title(n, presets.get(n)) for n in names}
+groups = translations.grouped(names, recurrent, presets)
 for label, source in inputs.items():
     if label == "shuffled":
         st.markdown("**Shuffled input:**")
         st.text(source)
-    columns = st.columns(min(4, len(names)))
-    for i, name in enumerate(names):
-        with columns[i % len(columns)].container(border=True):
-            result = results[name, label]
-            st.markdown(f"**{name}**")
-            st.text(result.text or "(empty output)")
-            st.caption(f"{result.ms:.0f} ms · {len(result.tokens)} tokens · {parameters[name] / 1e6:.1f}M parameters"
-                       + (" · int8 output layer" if name in output.get("int8", ()) else ""))
-            if result.truncated:
-                st.caption(f":material/content_cut: only the first {MAX_SOURCE_TOKENS} subwords of the input were "
-                           "translated")
+    for group, members in groups.items():
+        st.markdown(f"###### {group}")
+        columns = st.columns(min(4, len(names)))
+        for i, name in enumerate(members):
+            with columns[i % len(columns)].container(border=True):
+                result = results[name, label]
+                st.markdown(f"**{title[name]}**")
+                st.text(result.text or "(empty output)")
+                what = PRESETS_IN_WORDS.get(presets.get(name), ("", ""))[1]
+                st.caption((f"{what}. " if what and label == "original" else "")
+                           + f"`{name}` · {result.ms:.0f} ms · {len(result.tokens)} tokens · "
+                           f"{parameters[name] / 1e6:.1f}M parameters"
+                           + (" · int8 output layer" if name in output.get("int8", ()) else ""))
+                if result.truncated:
+                    st.caption(f":material/content_cut: only the first {MAX_SOURCE_TOKENS} subwords of the input "
+                               "were translated")
 
 # no st.table of the same figures: the cards show them, and a table doubled the browser's drawing work per answer
 st.download_button("Download translations (CSV)", to_csv(rows), file_name="translations.csv", mime="text/csv")
 
 st.subheader("Where did each model look?")
-for tab, name in zip(st.tabs(names, key="attention-model", on_change="rerun"), names):
-    if not tab.open:  # only the chosen model's heatmap is drawn: a class of 20 waits less
-        continue
-    with tab:
-        result = results[name, "original"]
-        if result.attention is None:
-            st.info(f"{name} has no attention: its decoder only sees one fixed-size summary of the whole sentence.")
-            continue
+st.markdown("Each row is a word the model wrote, each column a word of your sentence: the darker the square, the more "
+            "the model looked at that word while writing. A recurrent model with attention beside a Transformer.")
+pieces = st.toggle("Show subword pieces", key="attention-pieces", help=(
+    "Models read words in pieces (subwords) from a fixed vocabulary: 'bought' may be read as '▁b' + 'ought', where ▁ "
+    "marks the start of a word. Off: the pieces are joined into whole words (attention summed over a word's pieces)."))
+looked = {n: results[n, "original"] for n in names}
+with_attention = {kind: [n for n in members if looked[n].attention is not None] for kind, members in groups.items()}
+sides = {kind: members for kind, members in with_attention.items() if members}
+for column, (kind, members) in zip(st.columns(max(1, len(sides))), sides.items()):
+    with column:
+        opening = next((i for i, n in enumerate(members) if n in ("gru-attn", "transformer")), 0)  # the best known
+        name = st.selectbox(kind.split(":")[0], members, index=opening, format_func=title.get,
+                            key=f"attention-{kind.split(':')[0]}")
+        result = looked[name]
         layers, heads = result.attention.shape[:2]
         layer = head = "average"
         if layers * heads > 1:
@@ -125,33 +144,50 @@ for tab, name in zip(st.tabs(names, key="attention-model", on_change="rerun"), n
             layer = c1.selectbox("Layer", ["average"] + list(range(1, layers + 1)), key=f"layer-{name}")
             head = c2.selectbox("Head", ["average"] + list(range(1, heads + 1)), key=f"head-{name}")
         matrix, where = translations.attention_view(result.attention, layer, head)
-        outputs = result.tokens + ["</s>"]
-        st.plotly_chart(figures.attention_heatmap(matrix, result.source_tokens, outputs,
-                                                  f"{name}: cross-attention ({where})"),
+        source, outputs = result.source_tokens, result.tokens + ["</s>"]
+        if not pieces:
+            matrix, source, outputs = translations.whole_words(matrix, source, outputs)
+        st.plotly_chart(figures.attention_heatmap(matrix, source, outputs, f"{title[name]}: cross-attention ({where})",
+                                                  unit="subword piece" if pieces else "word"),
                         width="stretch", key=f"attn-{name}")
-        table = figures.attention_rows(matrix, result.source_tokens, outputs)
+        table = figures.attention_rows(matrix, source, outputs)
         st.download_button("Download attention (CSV)", to_csv(table), file_name=f"attention-{name}.csv",
                            mime="text/csv", key=f"attn-csv-{name}")
+if blind := [title[n] for n in names if looked[n].attention is None]:
+    st.caption(f"No heatmap for {', '.join(blind)}: without attention the decoder sees only one fixed-size summary of "
+               "the whole sentence, so there is nothing to draw.")
 
 st.subheader("Decode race: one word at a time, or all at once?")
-st.markdown("Replay how two models handled your sentence on one clock built from their measured times. The "
-            "recurrent encoder reads one word after another; the Transformer's encoder reads every word at once. "
-            "Then both write one word per step. Press **Play** or drag the clock.")
-by_name = {e.name: e for e in candidates if e.name in names}
-recurrent = {n: is_recurrent(by_name[n]) for n in by_name}
+st.markdown("Replay how two models handled your sentence. The recurrent encoder reads one word after another; the "
+            "Transformer's encoder reads every word at once. Then both write one word per step. Press **Play** or drag "
+            "the clock.")
+st.markdown("**What to expect.** Count *steps* and the Transformer reads a sentence in one step per layer, where "
+            "a recurrent model needs one per word and layer: that is the gap a GPU turns into speed, and why "
+            "Transformers train much faster on one (Vaswani et al. 2017). On the *milliseconds* clock, on this small "
+            "CPU, one sentence at a time, the recurrent model often finishes first: each of its steps is a tiny "
+            "computation, and the writing half, one word per step for both, takes most of the time.")
 first = next((n for n in ("gru-attn", *names) if recurrent.get(n)), names[0])
 second = next((n for n in ("transformer", *names) if recurrent.get(n) is False), names[-1])
-c1, c2 = st.columns(2)
-pair = [c1.selectbox("First model", list(by_name), index=list(by_name).index(first), key="race-first"),
-        c2.selectbox("Second model", list(by_name), index=list(by_name).index(second), key="race-second")]
+c1, c2, c3 = st.columns(3)
+pair = [c1.selectbox("First model", list(by_name), index=list(by_name).index(first), format_func=title.get,
+                     key="race-first"),
+        c2.selectbox("Second model", list(by_name), index=list(by_name).index(second), format_func=title.get,
+                     key="race-second")]
+clock = c3.segmented_control("Clock", ["steps", "ms"], default="steps", key="race-clock",
+                             format_func={"steps": "steps one after another", "ms": "milliseconds (measured)"}.get)
 if st.button("Replay the race", icon=":material/replay:", key="race"):
     translators, _ = load_translators([by_name[n] for n in dict.fromkeys(pair)])
     st.session_state.race_timelines = {n: replay.decode_timeline(t, inputs["original"]) for n, t in translators.items()}
 timelines = st.session_state.get("race_timelines")
 if timelines:
-    st.plotly_chart(figures.decode_race(timelines), width="stretch", key="race-chart")
-    st.caption(" · ".join(f"**{n}**: read {len(t.source_tokens)} tokens in {t.encoder_steps} steps one after another, "
-                          f"wrote {len(t.output_tokens)} in as many steps, {t.total_ms:.1f} ms in all"
+    st.plotly_chart(figures.decode_race({title[n]: t for n, t in timelines.items()}, clock or "steps"),
+                    width="stretch", key="race-chart")
+    st.caption(" · ".join(f"**{title[n]}** read {len(t.source_tokens)} tokens in {t.encoder_steps} steps one after "
+                          "another (" + (f"{len(t.source_tokens)} tokens × {t.encoder_layers} recurrent layers, each "
+                                         "waiting for the token before" if t.reads_in_order else
+                                         f"one per layer, {t.encoder_layers} layers, all tokens at once")
+                          + f"), wrote {len(t.output_tokens)} tokens in {len(t.output_tokens) * t.decoder_layers} "
+                          f"steps ({t.decoder_layers} decoder layers per word), {t.total_ms:.1f} ms in all"
                           for n, t in timelines.items())
-               + ". Measured now on this server (the fastest of 3 runs). Writing is one word per step for both: "
-                 "the Transformer's advantage is in reading and in training, where all target words are known.")
+               + ". Milliseconds measured now on this server (the fastest of 3 runs). The Transformer's advantage is "
+                 "in reading and in training, where all target words are known at once.")

@@ -1,7 +1,9 @@
-"""The decode race: when did each model read each source word and write each output word, on a measured clock.
+"""The decode race: when did each model read each source word and write each output word, on two clocks.
 
-A recurrent encoder reads one word after another (its measured encoder time is spread evenly over the words); a
-Transformer's encoder reads every word at once. Both decoders then write one word per step: every step is timed.
+The measured clock: a recurrent encoder reads one word after another (its measured encoder time is spread evenly
+over the words); a Transformer's encoder reads every word at once. Both decoders then write one word per step: every
+step is timed. The step clock counts steps that must wait for the one before: a recurrent encoder takes one per
+token and layer, a Transformer's one per layer for all tokens; writing a word takes one per decoder layer for both.
 """
 from __future__ import annotations
 
@@ -25,6 +27,25 @@ class Timeline:
     written_at: list[float]  # ms at which each output token was written
     encoder_steps: int  # steps that had to run one after another to read the sentence
     reads_in_order: bool  # True: one word after another (recurrent); False: all at once
+    encoder_layers: int
+    decoder_layers: int
+
+    @property
+    def read_step(self) -> list[int]:
+        """The step (one tick per step that waits for the previous one) by which each source token has been read."""
+        n = len(self.source_tokens)
+        if self.reads_in_order:
+            return [(i + 1) * self.encoder_layers for i in range(n)]  # each layer walks the tokens in turn
+        return [self.encoder_layers] * n  # each layer reads all tokens in one step
+
+    @property
+    def written_step(self) -> list[int]:
+        """The step by which each output token has been written: every word passes through each decoder layer."""
+        return [self.encoder_steps + (k + 1) * self.decoder_layers for k in range(len(self.output_tokens))]
+
+    @property
+    def total_steps(self) -> int:
+        return max(self.read_step[-1:] + self.written_step[-1:])
 
     @property
     def total_ms(self) -> float:
@@ -60,18 +81,22 @@ def decode_timeline(translator, sentence: str, repeats: int = 3) -> Timeline:
         best_steps = step_ms if best_steps is None else [min(a, b) for a, b in zip(best_steps, step_ms)]
     in_order = model.recurrent
     n = len(ids)
+    layers = model.sequential_steps(1)  # encoder + decoder layers (recurrent: for one token)
+    encoder_layers = layers // 2  # every family here has as many encoder layers as decoder layers
     read_at = [best_encoder * (i + 1) / n for i in range(n)] if in_order else [best_encoder] * n
     written_at, clock = [], best_encoder
     for ms in best_steps[: len(outputs)]:
         clock += ms
         written_at.append(clock)
     return Timeline(tokenizer.convert_ids_to_tokens(ids), read_at, tokenizer.convert_ids_to_tokens(outputs),
-                    written_at, model.sequential_steps(n) // 2, in_order)
+                    written_at, encoder_layers * (n if in_order else 1), in_order, encoder_layers,
+                    layers - encoder_layers)
 
 
 def steps_done(timeline: Timeline, at_ms: float) -> int:
-    """Steps run one after another by `at_ms`: encoder steps (in proportion while reading) plus words written."""
+    """Steps run one after another by `at_ms` on the measured clock (the step clock's reading at that moment)."""
     read = sum(t <= at_ms for t in timeline.read_at)
-    encoder = timeline.encoder_steps * read // max(1, len(timeline.read_at)) if timeline.reads_in_order else (
-        timeline.encoder_steps if read else 0)
-    return encoder + sum(t <= at_ms for t in timeline.written_at)
+    written = sum(t <= at_ms for t in timeline.written_at)
+    if written:
+        return timeline.written_step[written - 1]
+    return timeline.read_step[read - 1] if read else 0
