@@ -1,56 +1,40 @@
 """The Lab page's experiments, one renderer each: a short explanation, the controls, a live run, the result."""
+import re
+
 import streamlit as st
 import torch
 
 from dashboard import figures
-from dashboard.models import list_models, load_translators
-from dashboard.widgets import chart
+from dashboard.models import list_models, load_json, load_translators
+from dashboard.names import plain_name
+from dashboard.widgets import chart, source_note
 from engine.data import corpora
 from engine.experiments import lab
 from engine.inference.translate import InputError, prepare_input
+from engine.paths import shown
+
+PROBE_NAMES = {"rnn-tanh": "Plain RNN", "rnn-relu-attn": "ReLU RNN", "lstm": "LSTM", "gru": "GRU",
+               "transformer": "Transformer"}  # the probes run without attention, so their presets' names would mislead
 
 
-def gradient_flow() -> None:
-    """Claim 2 at initialisation: the gradient reaching each source position, per architecture."""
-    st.markdown("""
-How much of the **last** output word's error reaches each **source** word? A freshly initialised model
-(encoder reading left to right, no attention) reads a random sentence, and we measure the gradient norm at
-every source position. Where it shrinks towards position 0, the first words barely learn: vanishing gradients.
-Compare the initialisations: PyTorch's default recurrent weights against orthogonal ones (a remedy). A
-Transformer's attention gives every position a direct path, so its curve stays flat.
-""")
-    c1, c2 = st.columns(2)
-    length = c1.slider("Source length (tokens)", 10, 120, 50, key="grad-length")
-    init = c2.segmented_control("Recurrent initialisation", ["orthogonal", "default"], default="orthogonal",
-                                key="grad-init") or "orthogonal"
-    if st.button("Run gradient-flow experiment", key="run-grad"):
-        with st.spinner("Measuring…"):
-            st.session_state.grad_flow = {p: lab.gradient_by_source_position(p, length, init=init)
-                                          for p in lab.GRADIENT_FLOW_PRESETS}
-            st.session_state.grad_init = init
-    flow = st.session_state.get("grad_flow")
-    if flow:
-        rows = [{"model": p, "position": i, "grad_norm": g} for p, gs in flow.items() for i, g in enumerate(gs)]
-        labels = {"rnn-relu-attn": "rnn-relu"}
-        chart(figures.lines({labels.get(p, p): (list(range(len(gs))), gs) for p, gs in flow.items()},
-                            f"Gradient reaching each source position ({st.session_state.grad_init} initialisation)",
-                            "source position (0 = first word)", "gradient norm (log scale)", log_y=True),
-              rows, "gradient-flow.csv", "grad-flow",
-              "How much of the last output's error reaches each source word; lower on the left = vanishing.")
-        st.caption("At initialisation LSTM and GRU fade too: their gates start half open. Does training teach the "
-                   "gates to carry information? Measure it below.")
+def probe_label(label: str) -> str:
+    """A toy contestant's label in plain words: "lstm, forget bias 1" -> "LSTM, forget bias 1"."""
+    family, _, rest = label.partition(", ")
+    return PROBE_NAMES.get(family, family) + (f", {rest}" if rest else "")
 
 
 def gradient_after_training() -> None:
-    """Claim 2 after training: which models learned to keep a path back to the first input."""
-    st.markdown("**After training.** The same measurement on models that first learned a memory task: write the "
-                "first two of 30 letters. How much of the first output letter's error reaches each input position? "
-                "The usual LSTM remedy, a forget-gate bias of 1, runs beside the plain LSTM.")
-    steps = st.select_slider("Training steps per model", [200, 400, 600, 800], 600, key="grad-trained-steps")
-    if st.button("Train four models, then measure (about a minute)", key="run-grad-trained"):
-        with st.spinner("Training the plain RNN, two LSTMs and the GRU on the memory task…"):
-            st.session_state.grad_trained = lab.gradient_after_training(steps=steps)
-    trained = st.session_state.get("grad_trained")
+    """Claim 2 after training, first: which models learned to keep a path back to the first input. The shipped
+    result (`python -m engine gradients`) shows at once; a button trains the four models again here."""
+    st.markdown("""
+**After training: who keeps a path back to the first word?** Four small models learned a memory task: read 30
+letters, then write the first two. How much of the first output letter's error reaches each input position? In a
+plain RNN the gradient fades at every step back, so the first letters barely learn: a *vanishing gradient*. The
+GRU's gates learn to carry it across. The usual LSTM remedy, a forget-gate bias of 1, runs beside the plain LSTM.
+""")
+    live = st.session_state.get("grad_trained")
+    shipped = load_json(lab.AFTER_TRAINING_FILE) if lab.AFTER_TRAINING_FILE.is_file() else None
+    trained = {probe_label(m): r for m, r in (live or (shipped or {}).get("models") or {}).items()}
     if trained:
         rows = [{"model": m, "position": i, "grad_norm": g} for m, r in trained.items()
                 for i, g in enumerate(r["gradient"])]
@@ -58,8 +42,52 @@ def gradient_after_training() -> None:
                             "Gradient reaching each input position, after training on the memory task",
                             "input position (0 = the letter to remember)", "gradient norm (log scale)", log_y=True),
               rows, "gradient-after-training.csv", "grad-trained",
-              "After training: a model that learned to remember keeps a path back to position 0.")
+              "After training: a model that learned to remember keeps a path back to position 0; lower on the left "
+              "means the first letters barely learn.")
         st.markdown(lab.memory_verdict(trained))
+        if live:
+            st.caption("Trained just now on this server.")
+        else:
+            source_note(f"{shown(lab.AFTER_TRAINING_FILE)}, made by `{shipped['command']}` on "
+                        f"{shipped['machine']['cpu']} ({shipped['steps']} training steps per model).")
+    c1, c2 = st.columns([2, 1])
+    steps = c1.select_slider("Training steps per model", [200, 400, 600, 800], 600, key="grad-trained-steps")
+    if c2.button("Train the four again here (about a minute)", key="run-grad-trained"):
+        with st.spinner("Training the plain RNN, two LSTMs and the GRU on the memory task…"):
+            st.session_state.grad_trained = lab.gradient_after_training(steps=steps)
+        st.rerun()
+
+
+def gradient_flow() -> None:
+    """Claim 2 at initialisation: the gradient reaching each source position, per architecture."""
+    st.markdown("""
+**At initialisation, before any training.** How much of the **last** output word's error reaches each **source**
+word of a freshly initialised model (encoder reading left to right, no attention)? With PyTorch's default weights
+every recurrent model fades, the plain RNN most. Orthogonal recurrent weights (a remedy) keep the plain RNN's
+gradient almost flat at first, while the gated cells, whose gates start half closed, still fade: their remedy is
+training, above. A Transformer's attention gives every position a direct path, so its curve stays flat.
+""")
+    c1, c2 = st.columns(2)
+    length = c1.slider("Source length (tokens)", 10, 120, 50, key="grad-length")
+    init = c2.segmented_control("Initialisation of the gated cells", ["default", "orthogonal"], default="default",
+                                key="grad-init") or "default"
+    if st.button("Run gradient-flow experiment", key="run-grad"):
+        with st.spinner("Measuring…"):
+            other = "orthogonal" if init == "default" else "default"
+            flow = {f"Plain RNN, {init} init": lab.gradient_by_source_position("rnn-tanh", length, init=init),
+                    f"Plain RNN, {other} init": lab.gradient_by_source_position("rnn-tanh", length, init=other)}
+            flow |= {PROBE_NAMES[p]: lab.gradient_by_source_position(p, length, init=init)
+                     for p in lab.GRADIENT_FLOW_PRESETS if p != "rnn-tanh"}
+            st.session_state.grad_flow, st.session_state.grad_init = flow, init
+    flow = st.session_state.get("grad_flow")
+    if flow:
+        rows = [{"model": m, "position": i, "grad_norm": g} for m, gs in flow.items() for i, g in enumerate(gs)]
+        chart(figures.lines({m: (list(range(len(gs))), gs) for m, gs in flow.items()},
+                            f"Gradient reaching each source position at initialisation "
+                            f"({st.session_state.grad_init} init)", "source position (0 = first word)",
+                            "gradient norm (log scale)", log_y=True),
+              rows, "gradient-flow.csv", "grad-flow",
+              "How much of the last output's error reaches each source word; lower on the left = vanishing.")
 
 
 def clipping() -> None:
@@ -84,35 +112,57 @@ def clipping() -> None:
                   f"The same exploding start trained twice: {title}, with and without clipping.")
 
 
-def word_order() -> None:
-    """Claim 3: a Transformer without positional encodings cannot see word order."""
-    st.markdown("""
-Without positional encodings a Transformer's encoder sees a **bag of words**: shuffle the input and its
-internal states are exactly the shuffled states of the original. With them, order changes everything.
-""")
+SAME_STATES = 1e-4  # encoder states this close are the same up to float rounding
+
+
+def word_order(key: str = "pe") -> None:
+    """Claim 3: the Transformer with and without positional encodings on a sentence and the same words in another
+    order (the Lab's tab and the Story's chapter 4; `key` keeps their widgets apart)."""
     entries = [e for e in list_models() if e.name in ("transformer", "transformer-nopos")]
-    sentence = st.text_input("Sentence", "The dog bites the man.", key="pe-sentence")
-    if not entries:
+    c1, c2 = st.columns(2)
+    sentence = c1.text_input("Sentence", "The dog bites the man.", key=f"{key}-sentence")
+    how = c2.segmented_control("Change the word order", ["swap", "shuffle"], default="swap", key=f"{key}-how",
+                               format_func={"swap": "my reordering", "shuffle": "shuffle at random"}.get) or "swap"
+    reordered = c2.text_input("The same words in another order", "The man bites the dog.", key=f"{key}-reordered",
+                              disabled=how == "shuffle", help="Swap who does what: the same words, another meaning.")
+    if len(entries) < 2:
         st.info("This needs the shipped transformer and transformer-nopos checkpoints.")
-    elif st.button("Compare", key="run-pe"):
+    elif st.button("Translate both orders", key=f"run-{key}"):
         try:
             text, _ = prepare_input(sentence)
+            other = lab.shuffle_words(text) if how == "shuffle" else prepare_input(reordered)[0]
+            if sorted(re.findall(r"\w+", other)) != sorted(re.findall(r"\w+", text)):
+                raise InputError("The second sentence must use exactly the words of the first, in another order.")
             translators, errors = load_translators(entries)
             for name, message in errors.items():
                 st.error(f"{name}: {message}")
-            checks = {name: lab.word_order_check(translator, text) for name, translator in translators.items()}
-            st.session_state.pe_rows = [{"model": name, "encoder state difference after shuffling": f"{c['gap']:.2e}",
-                                         "translation": c["translation"],
-                                         "translation of shuffled words": c["shuffled_translation"]}
-                                        for name, c in checks.items()]
-            st.session_state.pe_shuffled = lab.shuffle_words(text)
+            checks = {name: lab.word_order_check(translator, text, other) for name, translator in translators.items()}
+            st.session_state[f"{key}_rows"] = word_order_rows(checks)
+            st.session_state[f"{key}_orders"] = (text, other)
         except InputError as exc:
             st.info(str(exc))
-    if st.session_state.get("pe_rows"):
-        st.text(f"Shuffled: {st.session_state.pe_shuffled}")
-        st.dataframe(st.session_state.pe_rows, hide_index=True, width="stretch")
-        st.caption("State difference: largest gap between the encoder states of the shuffled subwords and the shuffled "
-                   "states of the original (0 up to rounding = order is invisible to the encoder).")
+    if rows := st.session_state.get(f"{key}_rows"):
+        first, second = st.session_state[f"{key}_orders"]
+        st.text(f"1: {first}\n2: {second}")
+        st.dataframe(rows, hide_index=True, width="stretch")
+        st.caption("“The encoder sees” compares the model's internal states for the two orders, word by word: the same "
+                   "bag of words (identical up to rounding) or two different sentences. Without positions the model "
+                   "must give both orders the same translation.")
+
+
+def word_order_rows(checks: dict[str, dict]) -> list[dict]:
+    """One table row per model of `lab.word_order_check` results, in words."""
+    rows = []
+    for name, check in checks.items():
+        same = check["gap"] is not None and check["gap"] < SAME_STATES
+        sees = ("the same bag of words" if same else "two different sentences") if check["gap"] is not None else (
+            "not comparable: the two split into different pieces")
+        rows.append({"model": plain_name(name), "translation of 1": check["translation"],
+                     "translation of 2": check["shuffled_translation"],
+                     "the two translations": "identical" if check["translation"] == check["shuffled_translation"]
+                     else "different",
+                     "the encoder sees": sees})
+    return rows
 
 
 def influence() -> list:

@@ -20,6 +20,31 @@ GLOSSARY = {
 }
 
 
+# What the literature established, chapter by chapter: each chapter states it first, then what this server measured.
+RESEARCH = {
+    "steps": "Vaswani et al. (2017, Table 1) count the steps: a recurrent layer needs one per word, one after "
+             "another; a self-attention layer needs one for the whole sentence. On 8 GPUs their base Transformer "
+             "trained in 12 hours, and their big one set the best English→German score of its day (28.4 BLEU, over 2 "
+             "above every earlier system) at a fraction of the training cost of the recurrent systems before it "
+             "(their Table 2).",
+    "gradients": "Bengio, Simard and Frasconi (1994) showed that a gradient sent back through many recurrent steps "
+                 "shrinks, or grows, exponentially. Gated cells, the LSTM (Hochreiter and Schmidhuber 1997) and the "
+                 "GRU (Cho et al. 2014), learn to let it pass; Pascanu, Mikolov and Bengio (2013) tamed exploding "
+                 "gradients by clipping them.",
+    "long": "Cho et al. (2014) found that a recurrent encoder–decoder's translations get rapidly worse as sentences "
+            "grow; attention (Bahdanau, Cho and Bengio 2015) softened the drop. A Transformer links any two words in "
+            "one step (Vaswani et al. 2017, Table 1), and Transformers went on to lead the translation benchmarks.",
+    "parallel": "A GPU runs thousands of multiplications at once. A recurrent layer's work for word 2 waits for word "
+                "1, so it can fill only as many units as one word's step needs; a Transformer's layer computes every "
+                "word at once and fills them all (Vaswani et al. 2017, section 4).",
+}
+
+
+def gpu_bench(benches: list[dict]) -> dict | None:
+    """The newest bench file measured on a GPU, if one is shipped."""
+    return next((b for b in benches if b["machine"].get("cuda_device", "cpu") != "cpu"), None)
+
+
 def training_speed(bench: dict, preset: str, length: int, threads: int | None = None) -> float | None:
     """Training tokens/s of a preset at a sentence length in a bench file (at the bench's thread count unless
     `threads` is given); None if the file has no such row."""

@@ -210,6 +210,19 @@ def cmd_presets(args) -> None:
             atomic_write_json(Path(args.out), report)
 
 
+def cmd_gradients(args) -> None:
+    """`gradients`: the Lab's after-training gradient experiment -> results/gradients-after-training.json."""
+    from engine.experiments.bench import machine
+    from engine.experiments.lab import gradient_after_training
+
+    result = gradient_after_training(length=args.length, steps=args.steps, seed=args.seed)
+    atomic_write_json(Path(args.out), {"command": command_line(), "machine": machine(), "length": args.length,
+                                       "steps": args.steps, "seed": args.seed, "models": result})
+    for label, row in result.items():
+        print(f"{label}: {row['accuracy']:.0%} right; gradient at position 0 {row['gradient'][0]:.2e}, at the last "
+              f"position {row['gradient'][-1]:.2e}", flush=True)
+
+
 def cmd_eval(args) -> None:
     """`eval CHECKPOINT`."""
     evaluate_checkpoint(Path(args.checkpoint).resolve(), args.split, args.beam, args.length_penalty, args.corpus)
@@ -460,6 +473,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default=str(RESULTS_DIR / "playground-presets.json"))
     p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("gradients", help="train a plain RNN, two LSTMs and a GRU on a memory task, then measure "
+                                         "the gradient reaching each input position "
+                                         "-> results/gradients-after-training.json")
+    p.add_argument("--length", type=int, default=30, help="letters per input; the task: write the first two")
+    p.add_argument("--steps", type=int, default=600, help="training steps per model")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(RESULTS_DIR / "gradients-after-training.json"), help="the Lab shows this file")
+    p.set_defaults(func=cmd_gradients)
 
     p = sub.add_parser("translate", help="translate sentences (arguments, or one per line on stdin); CHECKPOINT may "
                                          "also be a local transformers model directory")

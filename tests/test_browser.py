@@ -152,3 +152,78 @@ def test_arena_votes_survive_a_server_restart(page, tmp_path):
         page.wait_for_timeout(1500)
         no_exception(page)
         page.screenshot(path=str(ARTIFACTS / "arena.png"), full_page=True)
+
+
+def plotly_data(page, index: int) -> list[dict]:
+    """The traces of the page's `index`-th plotly chart, as the browser drew them."""
+    return page.evaluate(f"[...document.querySelectorAll('.js-plotly-plot')][{index}].data.map("
+                         "t => ({name: t.name, x: t.x, y: t.y}))")
+
+
+def plotly_title(page, index: int) -> str:
+    """The chart's title without the bold tags streamlit's theme wraps it in."""
+    title = page.evaluate(f"[...document.querySelectorAll('.js-plotly-plot')][{index}].layout.title.text")
+    return title.replace("<b>", "").replace("</b>", "")
+
+
+def first_view(page, name: str) -> None:
+    """What a class sees before scrolling: no exception, and a screenshot for the walk (test-artifacts/)."""
+    page.wait_for_timeout(1000)
+    no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / f"first-view-{name}.png"))
+
+
+def test_translate_first_view_groups_the_cards_under_plain_names_and_opens_heatmaps_with_attention(server, page):
+    page.goto(server)
+    page.get_by_label("Sentence", exact=True).fill("The weather is nice today.")
+    page.locator('[data-testid="stBaseButton-primary"]').click()
+    recurrent = page.get_by_text("Recurrent: they read one word after another")
+    expect(recurrent).to_be_visible()
+    expect(page.get_by_text("Transformers: they read all words at once")).to_be_visible()
+    expect(page.get_by_text("GRU + attention", exact=True).first).to_be_visible()
+    expect(page.get_by_text("Transformer without word positions", exact=True).first).to_be_visible()
+    recurrent.scroll_into_view_if_needed()
+    first_view(page, "translate-cards")
+    heading = page.get_by_text("Where did each model look?")
+    heading.scroll_into_view_if_needed()
+    charts = page.locator(".js-plotly-plot")
+    expect(charts).to_have_count(2)  # a recurrent model with attention beside a Transformer
+    assert plotly_title(page, 0).startswith("GRU + attention: cross-attention")
+    assert plotly_title(page, 1).startswith("Transformer: cross-attention")
+    words = plotly_data(page, 0)[0]["x"]
+    assert "0:The" in words and not any("\u2581" in w for w in words)  # whole words, not subword pieces
+    first_view(page, "translate-heatmaps")
+
+
+def test_lab_first_view_shows_the_plain_rnn_losing_the_gradient_the_gru_keeps(server, page):
+    page.goto(f"{server}/lab")
+    expect(page.get_by_text("who keeps a path back to the first word?").first).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_have_count(1)  # before any click
+    assert plotly_title(page, 0) == "Gradient reaching each input position, after training on the memory task"
+    at_position_0 = {trace["name"]: trace["y"][0] for trace in plotly_data(page, 0)}
+    assert at_position_0["Plain RNN"] < at_position_0["GRU"]
+    first_view(page, "lab")
+
+
+def test_training_first_view_shows_the_shipped_models_curves(server, page):
+    page.goto(f"{server}/training")
+    expect(page.get_by_text("You have not trained a model here yet").first).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_have_count(3)  # loss, validation chrF, gradient norm
+    assert "GRU + attention" in {trace["name"] for trace in plotly_data(page, 0)}
+    expect(page.get_by_text("GRU + attention: a gated recurrent cell").first).to_be_visible()
+    first_view(page, "training")
+
+
+def test_story_and_speed_first_views_state_the_research_before_this_servers_numbers(server, page):
+    page.goto(f"{server}/story")
+    found = page.get_by_text("What research found.").first
+    expect(found).to_be_visible()
+    expect(page.get_by_text("Why a small CPU can disagree.").first).to_be_visible()
+    found.scroll_into_view_if_needed()
+    first_view(page, "story")
+    page.goto(f"{server}/speed")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    lines = {trace["name"] for trace in plotly_data(page, 0)}
+    assert lines == {"Plain RNN + attention, LSTM + attention, GRU, GRU + attention",
+                     "Transformer, Marian-style Transformer"}  # one line per layer structure: none hidden
+    first_view(page, "speed")

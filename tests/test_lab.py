@@ -89,3 +89,16 @@ def test_a_very_long_input_is_cut_before_any_probe_runs(tiny_tokenizer):
     assert len(result["source_tokens"]) == 200 and result["source_tokens"][-1] == "</s>"
     assert len(result["influence"]) <= lab.MAX_INFLUENCE_OUTPUTS + 1
     assert replay.decode_timeline(translator, text).source_tokens[-1] == "</s>"
+
+
+def test_a_transformer_without_positions_sees_a_swap_of_roles_as_the_same_bag_of_words(tiny_tokenizer):
+    checks = {preset: lab.word_order_check(Translator(tiny_model(preset, len(tiny_tokenizer)), tiny_tokenizer),
+                                           "The dog bites the man.", "The man bites the dog.")
+              for preset in ("transformer", "transformer-nopos")}
+    assert checks["transformer-nopos"]["gap"] < 1e-5 < checks["transformer"]["gap"]
+    assert checks["transformer-nopos"]["translation"] == checks["transformer-nopos"]["shuffled_translation"]
+    assert checks["transformer"]["reordered"] == "The man bites the dog."
+    assert lab.word_order_check(Translator(tiny_model("transformer", len(tiny_tokenizer)), tiny_tokenizer),
+                                "The dog bites the man.", "A cat sleeps.")["gap"] is None  # not the same words
+    assert lab.matching_order([5, 6, 5, 2], [6, 5, 5, 2]) == [1, 0, 2, 3]
+    assert lab.matching_order([5, 6, 2], [6, 6, 2]) is None and lab.matching_order([5, 2], [2]) is None

@@ -188,21 +188,40 @@ def test_speed_page_measures_live():
     assert any("Measured on" in m.value for m in at.markdown)
 
 
+def test_lab_opens_on_the_trained_gradients_where_the_plain_rnn_falls_below_the_gru():
+    at = open_page("views/lab.py")
+    first = json.loads(at.get("plotly_chart")[0].proto.spec)  # shown before any click, from the shipped file
+    assert first["layout"]["title"]["text"] == (
+        "Gradient reaching each input position, after training on the memory task")
+    at_position_0 = {trace["name"]: trace["y"][0] for trace in first["data"]}
+    assert at_position_0["Plain RNN"] < at_position_0["GRU"]
+    assert any(c.value.startswith(":material/description: results/gradients-after-training.json, made by `python -m "
+                                  "engine gradients`") for c in at.caption)
+    assert at.segmented_control(key="grad-init").value == "default"  # the same initialisation as the Story's
+
+
 def test_lab_page_runs_its_experiments():
     at = open_page("views/lab.py")
     for key in ("run-grad", "run-clip", "run-pe"):
         at.button(key=key).click()
         at.run()
         assert not at.exception, at.exception
-    table = at.dataframe[0].value
-    gaps = dict(zip(table["model"], table["encoder state difference after shuffling"].astype(float)))
-    assert gaps["transformer-nopos"] < 1e-3 < gaps["transformer"]
+    init_chart = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                      if "at initialisation" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    assert {"Plain RNN, default init", "Plain RNN, orthogonal init", "GRU", "Transformer"} <= {
+        t["name"] for t in init_chart["data"]}  # the plain RNN both ways
+    table = at.dataframe[0].value  # "The dog bites the man." against "The man bites the dog."
+    seen = dict(zip(table["model"], table["the encoder sees"]))
+    assert seen == {"Transformer": "two different sentences", "Transformer without word positions":
+                    "the same bag of words"}
+    assert dict(zip(table["model"], table["the two translations"]))["Transformer without word positions"] == "identical"
     at.select_slider(key="grad-trained-steps").set_value(200)
     at.button(key="run-grad-trained").click()
     at.run()
     assert not at.exception, at.exception
     assert "Gradient reaching each input position, after training on the memory task" in plotly_titles(at)
-    assert any("**lstm, forget bias 1**:" in m.value and "held-out answers right" in m.value for m in at.markdown)
+    assert any("**LSTM, forget bias 1**:" in m.value and "held-out answers right" in m.value for m in at.markdown)
+    assert any(c.value == "Trained just now on this server." for c in at.caption)
 
 
 def test_lab_measures_which_source_words_sway_a_clicked_output_word_and_influence_by_distance():
@@ -227,6 +246,18 @@ def test_lab_measures_which_source_words_sway_a_clicked_output_word_and_influenc
     assert spec["layout"]["title"]["text"] == "Influence against distance (10 ding-en-de test sentences)"
     assert [trace["name"] for trace in spec["data"]] == ["gru", "gru-attn", "transformer"]
     assert all(len(trace["y"]) == 31 for trace in spec["data"])
+
+
+def test_training_page_opens_on_the_shipped_models_curves_and_describes_each_architecture():
+    at = open_page("views/training.py")
+    assert plotly_titles(at) == ["training loss (nats/token)", "validation chrF (0-100)",
+                                 "gradient norm before clipping"]  # before any training
+    names = {t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    assert {"GRU + attention", "Transformer", "Transformer without word positions"} <= names
+    assert any(c.value.startswith("**GRU + attention: a gated recurrent cell") for c in at.caption)
+    at.selectbox[0].select("rnn-relu-attn")
+    at.run()
+    assert any(c.value.startswith("**ReLU RNN + attention: ") for c in at.caption)
 
 
 def test_training_page_trains_in_the_background_and_refuses_bad_names():
@@ -266,6 +297,9 @@ def test_speed_page_shows_the_shipped_benchmark_against_generate_and_ctranslate2
     assert "decode_greedy_b1_24_transformer_over_generate" in set(ratios["ratio"])
     charts = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)["data"]
               for c in at.get("plotly_chart")}
+    steps = {t["name"]: t["y"] for t in charts["Steps that must run one after another (training, teacher forcing)"]}
+    assert steps == {"Plain RNN + attention, LSTM + attention, GRU, GRU + attention": [32, 64, 128, 256, 512, 1024],
+                     "Transformer, Marian-style Transformer": [6] * 6}  # no line hides another
     decoders = charts["Writing 24 tokens (greedy, one sentence): three decoders, one model size"][0]["x"]
     assert {"ours", "transformers generate", "ctranslate2 fp32", "ctranslate2 int8"} <= set(decoders)
     machines = next(t for t in tables if "machine" in t.columns)  # every shipped bench file, side by side
@@ -281,13 +315,18 @@ def test_story_page_tells_each_chapter_with_evidence():
     at = open_page("views/story.py")
     chapters = [h.value for h in at.subheader]
     assert len(chapters) == 6 and chapters[0] == "1. One word at a time"
-    assert "Gradient reaching each source word" in plotly_titles(at)
+    assert "Before training: gradient reaching each source word" in plotly_titles(at)
     assert "chrF by source length — bible-en-de test" in plotly_titles(at)
     assert any("30 words or more" in m.value for m in at.markdown)  # the long-sentence verdict, read from eval files
+    assert sum(m.value.startswith(":material/menu_book: **What research found.**") for m in at.markdown) == 4
+    assert "After training: gradient reaching each input position" in plotly_titles(at)
     at.slider(key="story-length").set_value(100)
-    at.button(key="story-shuffle").click()
+    at.segmented_control(key="story-how").set_value("shuffle")
+    at.button(key="run-story").click()
     at.run()
     assert not at.exception
-    assert [m.value for m in at.markdown if "encoder difference after shuffling" in m.value]
+    table = at.dataframe[0].value  # the Lab's table, in words
+    assert dict(zip(table["model"], table["the encoder sees"]))["Transformer without word positions"] == (
+        "the same bag of words")
     steps = {m.label: m.value for m in at.metric}
     assert steps["GRU: steps one after another"] == "400" and steps["Transformer: steps one after another"] == "6"

@@ -13,10 +13,13 @@ and takes about a minute (its button says so).
 tab_gradients, tab_positions, tab_influence, tab_parallel = st.tabs(
     ["Vanishing gradients", "Positional encoding", "Influence vs distance", "Parallelism"])
 with tab_gradients:
-    lab.gradient_flow()
     lab.gradient_after_training()
+    lab.gradient_flow()
     lab.clipping()
 with tab_positions:
+    st.markdown("Without positional encodings a Transformer's encoder sees a **bag of words**: put the same words in "
+                "another order and its internal states are the same states, moved. With them, order changes "
+                "everything.")
     lab.word_order()
 with tab_influence:
     lab.influence_by_distance(lab.influence())

@@ -5,6 +5,7 @@ import torch
 
 from dashboard import figures, story
 from dashboard.models import bench_files, list_models, load_json, load_metrics
+from dashboard.names import plain_name
 from dashboard.widgets import chart, intro, source_note
 from engine.experiments import lab
 from engine.experiments.bench import ARCHITECTURES, machine, sequential_steps
@@ -20,10 +21,14 @@ st.subheader("Sequential steps per sentence")
 lengths = [8, 16, 32, 64, 128, 256]
 step_rows = [{"model": p, "length": n, "sequential_steps": sequential_steps(p, n)}
              for p in ARCHITECTURES for n in lengths]
-chart(figures.lines({p: (lengths, [sequential_steps(p, n) for n in lengths]) for p in ARCHITECTURES},
+alike: dict[tuple, list[str]] = {}  # models with the same layer structure share one line: name them together
+for preset in ARCHITECTURES:
+    alike.setdefault(tuple(sequential_steps(preset, n) for n in lengths), []).append(plain_name(preset))
+chart(figures.lines({", ".join(names): (lengths, list(steps)) for steps, names in alike.items()},
                     "Steps that must run one after another (training, teacher forcing)", "sentence length (tokens)",
                     "sequential steps", mode="lines+markers"), step_rows, "sequential-steps.csv", "steps",
-      "Steps that must wait for the previous one; parallel hardware cannot shorten this chain.")
+      f"Steps that must wait for the previous one; parallel hardware cannot shorten this chain. {len(ARCHITECTURES)} "
+      f"models, {len(alike)} lines: models with the same number of layers take the same number of steps.")
 source_note("Counted from each model's layer structure (engine/experiments/bench.py, sequential_steps), not timed.")
 
 st.subheader("Benchmark results")

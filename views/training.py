@@ -3,6 +3,7 @@ import streamlit as st
 from dashboard import figures
 from dashboard.jobs import JobError, manager
 from dashboard.models import RUNS_DIR, list_models, load_metrics, missing_runs_notice, remember_run, visible_runs
+from dashboard.names import described, plain_name
 from dashboard.widgets import chart, intro
 from engine.data import corpora
 from engine.models import PRESETS
@@ -17,13 +18,14 @@ Quality pages (not on other visitors': share it with a link).
 
 c1, c2, c3 = st.columns(3)
 name = c1.text_input("Name of your model", value="my-gru", max_chars=40)
-preset = c2.selectbox("Architecture", list(PRESETS), index=list(PRESETS).index("gru-attn"))
+preset = c2.selectbox("Architecture", list(PRESETS), index=list(PRESETS).index("gru-attn"), format_func=plain_name)
 size = c3.segmented_control("Size", ["tiny", "base"], default="tiny",
                             help="tiny: 32-wide, learns a little in a minute; base: the shipped models' size") or "tiny"
 c4, c5, c6 = st.columns(3)
 corpus = c4.selectbox("Corpus", list(corpora.CORPORA))
 direction = c5.selectbox("Direction", corpora.directions(corpus))
 minutes = c6.slider("Time budget (minutes)", 0.5, 30.0, 2.0, step=0.5)
+st.caption(f"**{described(preset)}.**")
 if st.button("Start training", type="primary", icon=":material/play_arrow:"):
     try:
         config = TrainConfig(preset=preset, size=size, corpus=corpus, direction=direction, minutes=minutes,
@@ -42,12 +44,14 @@ mine = visible_runs()
 if notice := missing_runs_notice(mine):
     st.info(notice)
 runs = [n for n in mine if (RUNS_DIR / n / "metrics.jsonl").exists()]
-if not runs:
-    st.info("You have not trained a model here yet.")
-    st.stop()
 watching = st.session_state.get("watching")
-selected = st.selectbox("Watch run", runs, index=runs.index(watching) if watching in runs else 0)
-overlay = st.toggle("Overlay the shipped models", value=True)
+if runs:
+    selected = st.selectbox("Watch run", runs, index=runs.index(watching) if watching in runs else 0)
+    overlay = st.toggle("Overlay the shipped models", value=True)
+else:
+    selected, overlay = None, True
+    st.info("You have not trained a model here yet. Below: how the shipped models learned, which your model will "
+            "join here once it starts.")
 x_axis = st.segmented_control("Horizontal axis", ["tokens_seen", "step", "wall_seconds"], default="tokens_seen",
                               format_func=lambda x: {"tokens_seen": "training tokens", "step": "optimizer steps",
                                                      "wall_seconds": "wall-clock time"}[x]) or "tokens_seen"
@@ -58,8 +62,8 @@ CURVE_CAPTIONS = {"loss": "Training loss: how wrong the model is on the batches 
                   "grad_norm": "Size of each training step's gradient before clipping; spikes are exploding gradients."}
 
 
-@st.fragment(run_every=2)
-def live_view():
+def curves() -> None:
+    """The selected run's progress and curves, beside the shipped models' (or theirs alone)."""
     job = manager.jobs.get(selected)
     if job:
         icons = {"finished": ":material/check_circle:", "failed": ":material/error:"}
@@ -67,10 +71,10 @@ def live_view():
         st.markdown(f"{icon} **{selected}**: {job.status} {job.message}")
         if job.thread and job.thread.is_alive() and st.button("Stop", icon=":material/stop:", key="stop"):
             job.stop.set()
-    records = {selected: load_metrics(RUNS_DIR / selected / "metrics.jsonl")}
+    records = {selected: load_metrics(RUNS_DIR / selected / "metrics.jsonl")} if selected else {}
     if overlay:
-        records.update({e.name: load_metrics(e.metrics) for e in list_models() if e.shipped})
-    steps = [r for r in records[selected] if r.get("kind") == "step"]
+        records.update({plain_name(e.name): load_metrics(e.metrics) for e in list_models() if e.shipped})
+    steps = [r for r in records.get(selected, []) if r.get("kind") == "step"]
     if steps:
         last = steps[-1]
         c1, c2, c3, c4 = st.columns(4)
@@ -84,4 +88,7 @@ def live_view():
               CURVE_CAPTIONS[metric])
 
 
-live_view()
+if selected:
+    st.fragment(run_every=2)(curves)()  # live while the run trains
+else:
+    curves()  # the shipped runs do not change: drawn once

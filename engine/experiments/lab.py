@@ -17,7 +17,9 @@ from engine.experiments.toy import ToyModel, ToyRace, ToyTask
 from engine.inference.decoding import greedy_decode
 from engine.inference.translate import clip_source
 from engine.models import build_model, model_class, model_spec
+from engine.paths import RESULTS_DIR
 
+AFTER_TRAINING_FILE = RESULTS_DIR / "gradients-after-training.json"  # `python -m engine gradients`
 GRADIENT_FLOW_PRESETS = ("rnn-tanh", "rnn-relu-attn", "lstm", "gru", "transformer")  # as probes: no attention
 
 
@@ -132,10 +134,21 @@ def memory_verdict(trained: dict[str, dict]) -> str:
     parts = []
     for label, r in trained.items():
         first, last = r["gradient"][0], r["gradient"][-1]
-        reach = f"{first / last:.1e}" if last > 0 else "n/a"
+        reach = "not measurable" if not last > 0 else times(first / last)
         parts.append(f"**{label}**: {r['accuracy']:.0%} of held-out answers right; the gradient at position 0 is "
-                     f"{reach}× the one at the last position")
+                     f"{reach} the one at the last position")
     return ". ".join(parts) + "."
+
+
+def times(ratio: float) -> str:
+    """A ratio in words a class can read: 7.3 -> "7.3 times", 0.0004 -> "1/2,500 of", 0 -> "none of"."""
+    if ratio >= 1:
+        return f"{ratio:.2g} times"
+    if ratio <= 0:
+        return "none of"
+    inverse = 1 / ratio
+    digits = max(0, len(str(int(inverse))) - 2)  # two significant digits
+    return f"1/{round(inverse, -digits):,.0f} of"
 
 
 def clipping_run(clip_norm: float, steps: int = 60, lr: float = 0.1, seed: int = 0, length: int = 30,
@@ -181,15 +194,31 @@ def shuffle_words(text: str, seed: int = 1) -> str:
     return " ".join(words)
 
 
-def word_order_check(translator, text: str, seed: int = 1) -> dict:
-    """Does the encoder see word order? The encoder-state gap for the sentence's subwords shuffled (EOS kept last),
-    and the translations of the sentence and of its words shuffled."""
-    ids = encode(translator.tokenizer, [text])[0]
-    order = list(range(len(ids) - 1))
-    random.Random(seed).shuffle(order)
-    gap = permutation_gap(translator.model, ids, order + [len(ids) - 1])
-    original, shuffled = translator.translate([text, shuffle_words(text, seed)])
-    return {"gap": gap, "translation": original.text, "shuffled_translation": shuffled.text}
+def word_order_check(translator, text: str, reordered: str | None = None, seed: int = 1) -> dict:
+    """Does the model see word order? `text` against `reordered`, the same words in another order (by default its
+    words shuffled at random): the translations of both, and the largest gap between the encoder states of the
+    reordered subwords and the original's states put in that order ("gap": ~0 = a bag of words; None when the two do
+    not split into the same subwords)."""
+    reordered = shuffle_words(text, seed) if reordered is None else reordered
+    ids, other = encode(translator.tokenizer, [text, reordered])
+    order = matching_order(ids, other)
+    gap = None if order is None else permutation_gap(translator.model, ids, order)
+    original, shuffled = translator.translate([text, reordered])
+    return {"reordered": reordered, "gap": gap, "translation": original.text,
+            "shuffled_translation": shuffled.text}
+
+
+def matching_order(ids: list[int], other: list[int]) -> list[int] | None:
+    """Positions in `ids` that spell `other` (other == [ids[i] for i in order]), each used once; None when `other`
+    is not a reordering of `ids`."""
+    unused: dict[int, list[int]] = {}
+    for position, token in enumerate(ids):
+        unused.setdefault(token, []).append(position)
+    try:
+        order = [unused[token].pop(0) for token in other]
+    except (KeyError, IndexError):
+        return None
+    return order if len(order) == len(ids) else None
 
 
 def step_times(presets: tuple[str, ...], lengths: tuple[int, ...], threads: list[int], batch: int = 16,
