@@ -101,10 +101,16 @@ def training_curves(runs: dict[str, list[dict]], y: str, x: str, kind: str = "st
     for name, records in runs.items():
         xs, ys = metric_series(records, y, x, kind)
         if smooth > 1 and ys:
-            ys = list(np.convolve(ys, np.ones(smooth) / smooth, mode="same"))
+            ys = trailing_mean(ys, smooth)
         series[name] = (xs, ys)
     return lines(series, label(y), label(x), label(y), log_y=y == "grad_norm",
                  mode="lines+markers" if kind == "eval" else "lines")
+
+
+def trailing_mean(values: list[float], window: int) -> list[float]:
+    """Each value averaged with up to `window - 1` before it (no zero padding, so the ends do not dip)."""
+    sums = np.cumsum([0.0, *values])
+    return [float(sums[i + 1] - sums[max(0, i + 1 - window)]) / min(i + 1, window) for i in range(len(values))]
 
 
 LABELS = {"loss": "training loss (nats/token)", "grad_norm": "gradient norm before clipping",

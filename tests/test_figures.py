@@ -43,3 +43,10 @@ def test_scores_by_length_figure_plots_each_bucket():
 def test_attention_rows_number_the_source_tokens():
     rows = figures.attention_rows([[0.25, 0.75], [1.0, 0.0]], ["▁Hi", "▁Hi"], ["▁Hallo", "</s>"])
     assert rows == [{"output": "▁Hallo", "0:▁Hi": 0.25, "1:▁Hi": 0.75}, {"output": "</s>", "0:▁Hi": 1.0, "1:▁Hi": 0.0}]
+
+
+def test_smoothed_training_curves_do_not_dip_at_their_ends():
+    records = [{"kind": "step", "step": i, "loss": 4.0} for i in range(1, 50)]
+    fig = figures.training_curves({"run": records}, "loss", "step", smooth=10)
+    assert fig.data[0].y == tuple([4.0] * 49)
+    assert figures.trailing_mean([1, 2, 3, 4], 2) == [1.0, 1.5, 2.5, 3.5]
