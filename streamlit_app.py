@@ -2,17 +2,25 @@
 import streamlit as st
 
 
+def to_translate() -> None:
+    """/translate: the Translate page is the default page, served at /; a link or bookmark to /translate?… (the
+    page's name) lands there with its query string instead of on "Page not found"."""
+    st.switch_page("views/translate.py", query_params={k: st.query_params.get_all(k) for k in st.query_params})
+
+
 def main() -> None:
     st.set_page_config(page_title="Seq2Seq Arena", page_icon=":material/translate:", layout="wide")
     pages = [
         st.Page("views/story.py", title="Why Transformers?", icon=":material/auto_stories:"),
-        st.Page("views/translate.py", title="Translate", icon=":material/translate:", default=True),
+        st.Page("views/translate.py", title="Translate", icon=":material/translate:", default=True,
+                url_path="home"),  # served at /; its name is free for the redirect below
         st.Page("views/arena.py", title="Arena", icon=":material/how_to_vote:"),
         st.Page("views/playground.py", title="Playground", icon=":material/toys:"),
         st.Page("views/quality.py", title="Quality", icon=":material/grading:"),
         st.Page("views/speed.py", title="Speed & scaling", icon=":material/speed:"),
         st.Page("views/training.py", title="Training", icon=":material/model_training:"),
         st.Page("views/lab.py", title="Lab", icon=":material/science:"),
+        st.Page(to_translate, title="Translate", url_path="translate", visibility="hidden"),
     ]
     st.navigation(pages).run()
 

@@ -227,3 +227,38 @@ def test_story_and_speed_first_views_state_the_research_before_this_servers_numb
     assert lines == {"Plain RNN + attention, LSTM + attention, GRU, GRU + attention",
                      "Transformer, Marian-style Transformer"}  # one line per layer structure: none hidden
     first_view(page, "speed")
+
+
+def copied_link(page) -> str:
+    """Open the page's "Copy link" popover and read the link it offers."""
+    page.get_by_role("button", name="Copy link").click()
+    code = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"] code').first
+    expect(code).to_be_visible()
+    link = code.inner_text().strip()
+    page.keyboard.press("Escape")
+    return link
+
+
+def test_a_copied_translate_link_reproduces_the_view_in_a_fresh_browser(server, page):
+    page.goto(server)
+    page.get_by_label("Sentence", exact=True).fill("We are going to the station.")
+    page.get_by_text("beam search", exact=True).click()
+    page.locator('[data-testid="stBaseButton-primary"]').click()
+    outputs = page.locator('[data-testid="stText"]')
+    expect(outputs.first).to_be_visible()
+    expect(page.get_by_text("Where did each model look?")).to_be_visible()
+    before = outputs.all_inner_texts()
+    link = copied_link(page)
+    assert "text=We+are+going+to+the+station." in link and "decoding=beam+search" in link
+    fresh = page.context.browser.new_context()  # nothing shared with the first visitor
+    try:
+        other = fresh.new_page()
+        other.goto(link.replace(server + "/", server + "/translate"))  # /translate works as well as /
+        expect(other.get_by_role("heading", name="Translate").first).to_be_visible()
+        expect(other.get_by_text("Where did each model look?")).to_be_visible()  # translated without a click
+        assert other.locator('[data-testid="stText"]').all_inner_texts() == before
+        assert other.get_by_label("Sentence", exact=True).input_value() == "We are going to the station."
+        assert other.get_by_text("Page not found").count() == 0
+        no_exception(other)
+    finally:
+        fresh.close()

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from dashboard import figures, translations
+from dashboard import figures, links, translations
 from dashboard.models import (
     int8_offered,
     is_recurrent,
@@ -22,6 +22,9 @@ your words one after another; the **Transformers** look at all of them at once t
 Heatmaps show which input words each model looked at while writing each output word.
 """)
 
+link = links.arrived()  # the query string this view was opened with
+LINKED = ["dir", "text", "models", "decoding", "beam", "shuffle", "int8", "race-first", "race-second", "race-clock"]
+links.hide_controls(LINKED + ["example"])
 mine = visible_runs()
 if notice := missing_runs_notice(mine):
     st.info(notice)
@@ -31,19 +34,29 @@ if not entries:
     st.stop()
 metas = {e.name: model_meta(e) for e in entries}  # each config.json read once per render
 directions = sorted({d for m in metas.values() if (d := m.get("direction"))}) or ["en-de"]
-direction = st.selectbox("Direction", directions, format_func=lambda d: d.replace("-", " → "))
+direction = st.selectbox("Direction", directions, format_func=lambda d: d.replace("-", " → "), key="dir",
+                         bind=links.BIND)
 # Hugging Face models that do not say their direction are offered for every direction
 candidates = [e for e in entries if metas[e.name].get("direction") in (direction, None)]
 corpus = next((metas[e.name]["corpus"] for e in candidates if metas[e.name].get("corpus")), "ding-en-de")
 examples = st.cache_data(translations.examples, show_spinner=False)(corpus, direction)
-example = st.selectbox("Pick an example from the test sets (or type your own below)", ["—"] + examples)
-text = st.text_area("Sentence", value="" if example == "—" else example, max_chars=None, height=80,
-                    placeholder="The weather is nice today.")
+
+
+def use_example() -> None:
+    if st.session_state.example != "—":
+        st.session_state.text = st.session_state.example
+
+
+st.selectbox("Pick an example from the test sets (or type your own below)", ["—"] + examples, key="example",
+             on_change=use_example)
+text = st.text_area("Sentence", max_chars=None, height=80, placeholder="The weather is nice today.", key="text",
+                    bind=links.BIND)
 if expectation := translations.expectations([metas[e.name] for e in candidates if e.shipped]):
     st.caption(expectation)
 names = [e.name for e in candidates]
 shipped = [e.name for e in candidates if e.shipped]
-chosen = st.multiselect("Models", names, default=shipped or names, format_func=plain_name,
+chosen = st.multiselect("Models", names, default=shipped or names, format_func=plain_name, key="models",
+                        bind=links.BIND,
                         help="The shipped models are chosen at first; your own trainings can be added here.")
 with st.expander("Add your own Hugging Face translation model"):
     st.markdown("Put a local `transformers` translation model directory (MarianMT and relatives: `config.json`, "
@@ -52,18 +65,21 @@ with st.expander("Add your own Hugging Face translation model"):
                 "weights (`pytorch_model.bin`) are refused. `python -m engine export-hf checkpoints/transformer "
                 "hf-models/transformer` shows the way with one of ours.")
 left, middle, right = st.columns(3)
-search = left.segmented_control("Decoding", ["greedy", "beam search"], default="greedy")
-beam = middle.slider("Beam size", 2, 8, 5, help=f"Hypotheses are ranked by log-probability / length^"
+search = left.segmented_control("Decoding", ["greedy", "beam search"], default="greedy", key="decoding",
+                                bind=links.BIND)
+beam = middle.slider("Beam size", 2, 8, 5, key="beam", bind=links.BIND,
+                     help=f"Hypotheses are ranked by log-probability / length^"
                      f"{SERVING_LENGTH_PENALTY:g}, the length penalty that scored best on the validation sentences "
                      "(results/decode-sweep.json).") if search == "beam search" else 1
-shuffle = right.toggle("Shuffle the word order", help="Also translate the same words in a random order.")
+shuffle = right.toggle("Shuffle the word order", help="Also translate the same words in a random order.",
+                        key="shuffle", bind=links.BIND)
 offered = sorted(int8_offered([e for e in candidates if e.name in chosen]))
-int8 = st.toggle("Faster int8 output layer", key="int8", disabled=not offered, help=(
+int8 = st.toggle("Faster int8 output layer", key="int8", bind=links.BIND, disabled=not offered, help=(
     "Keeps the last layer, which scores every word of the vocabulary at each step, in 8-bit integers instead of "
     "32-bit floats: that layer runs several times faster on a CPU. Offered only for models whose test chrF and BLEU "
     "fell by less than 0.3 with it (`python -m engine int8-check`, results/int8-check.json): "
     + (", ".join(offered) if offered else "none of the chosen models has passed that check yet") + "."))
-
+links.refused(link, LINKED[:7])
 
 
 def translate_all(sentence: str) -> dict | None:
@@ -77,7 +93,10 @@ def translate_all(sentence: str) -> dict | None:
         return translations.translate_everything(translators, translations.inputs_for(sentence, shuffle), beam)
 
 
-if st.button("Translate", type="primary", icon=":material/translate:"):
+pressed = st.button("Translate", type="primary", icon=":material/translate:")
+links.copy_link(LINKED)
+opened_from_link = "text" in link and "translation" not in st.session_state  # a shared link translates at once
+if pressed or opened_from_link:
     try:
         sentence, notice = prepare_input(text)
         if notice:
@@ -170,11 +189,12 @@ first = next((n for n in ("gru-attn", *names) if recurrent.get(n)), names[0])
 second = next((n for n in ("transformer", *names) if recurrent.get(n) is False), names[-1])
 c1, c2, c3 = st.columns(3)
 pair = [c1.selectbox("First model", list(by_name), index=list(by_name).index(first), format_func=title.get,
-                     key="race-first"),
+                     key="race-first", bind=links.BIND),
         c2.selectbox("Second model", list(by_name), index=list(by_name).index(second), format_func=title.get,
-                     key="race-second")]
-clock = c3.segmented_control("Clock", ["steps", "ms"], default="steps", key="race-clock",
+                     key="race-second", bind=links.BIND)]
+clock = c3.segmented_control("Clock", ["steps", "ms"], default="steps", key="race-clock", bind=links.BIND,
                              format_func={"steps": "steps one after another", "ms": "milliseconds (measured)"}.get)
+links.refused(link, LINKED[7:])
 if st.button("Replay the race", icon=":material/replay:", key="race"):
     translators, _ = load_translators([by_name[n] for n in dict.fromkeys(pair)])
     st.session_state.race_timelines = {n: replay.decode_timeline(t, inputs["original"]) for n, t in translators.items()}

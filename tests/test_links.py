@@ -1,0 +1,68 @@
+"""Links that reproduce a view (the query string), and hostile query strings: AppTest on the shipped models."""
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.models import list_models
+from engine.paths import ROOT
+from tests.helpers import answered_models
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")]
+
+
+def opened(query: dict, page: str = "views/translate.py") -> AppTest:
+    """The app opened from a link to `page` with `query`, as a fresh visitor."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    if page != "views/translate.py":
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_translate_link_opens_its_settings_and_translates_its_sentence():
+    # a list's choices travel as the names the page shows them by
+    at = opened({"text": "The dog bites the man.", "models": ["Transformer", "GRU + attention"],
+                 "decoding": "beam search", "beam": "3", "shuffle": "true"})
+    assert at.text_area(key="text").value == "The dog bites the man."
+    assert at.multiselect(key="models").value == ["transformer", "gru-attn"]
+    assert at.slider(key="beam").value == 3 and at.toggle(key="shuffle").value
+    # translated without a click: the original and the shuffled words, recurrent cards first
+    assert answered_models(at) == ["gru-attn", "transformer"] * 2
+    assert not [c for c in at.caption if "could not be used" in c.value]
+
+
+HOSTILE_QUERIES = {
+    "values out of range or unknown": {"beam": "99", "models": "no-such-model", "dir": "xx-yy",
+                                       "decoding": "beam search"},
+    "a decoding that does not exist": {"decoding": "fast", "race-clock": "sundial"},
+    "markup and script in the sentence": {"text": "<script>alert(1)</script> **bold** [a](javascript:alert(1))"},
+    "a sentence of 20,000 characters": {"text": "word " * 4_000},
+    "a query string over Streamlit's limit": {"text": "word " * 200_000},
+    "unknown keys and an injected style": {"hide": "beam}</style><script>alert(1)</script>", "zzz": "1",
+                                           "__proto__": "x"},
+    "control characters and lone marks": {"text": "\u202e\u0000abc\u0301\ufeff", "shuffle": "maybe"},
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_QUERIES))
+def test_hostile_query_strings_fall_back_to_defaults_with_a_notice_and_never_reach_markdown(name):
+    query = HOSTILE_QUERIES[name]
+    at = opened(query)
+    shown = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "<script>" not in shown and "javascript:" not in shown and "alert(1)" not in shown
+    bad = [k for k in ("beam", "models", "dir", "shuffle") if k in query] + ["decoding"] * (
+        query.get("decoding") == "fast")
+    if bad:
+        notice = next(c.value for c in at.caption if "could not be used here" in c.value)
+        assert all(k in notice for k in bad)
+        assert at.multiselect(key="models").value == [e.name for e in list_models() if e.shipped]
+    if name == "a query string over Streamlit's limit":  # Streamlit ignores the whole query string
+        assert at.text_area(key="text").value == "" and not answered_models(at)
+    elif "text" in query:  # the link's sentence is translated (cut to length, with a notice), or refused politely
+        assert at.info or answered_models(at)
+        if len(query["text"]) > 10_000:
+            assert any("only the first" in w.value for w in at.warning)
+
