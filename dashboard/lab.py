@@ -4,7 +4,7 @@ import re
 import streamlit as st
 import torch
 
-from dashboard import figures
+from dashboard import figures, links
 from dashboard.models import list_models, load_json, load_translators
 from dashboard.names import plain_name
 from dashboard.widgets import chart, source_note
@@ -51,7 +51,8 @@ GRU's gates learn to carry it across. The usual LSTM remedy, a forget-gate bias 
             source_note(f"{shown(lab.AFTER_TRAINING_FILE)}, made by `{shipped['command']}` on "
                         f"{shipped['machine']['cpu']} ({shipped['steps']} training steps per model).")
     c1, c2 = st.columns([2, 1])
-    steps = c1.select_slider("Training steps per model", [200, 400, 600, 800], 600, key="grad-trained-steps")
+    steps = c1.select_slider("Training steps per model", [200, 400, 600, 800], 600, key="grad-trained-steps",
+                             bind=links.BIND)
     if c2.button("Train the four again here (about a minute)", key="run-grad-trained"):
         with st.spinner("Training the plain RNN, two LSTMs and the GRU on the memory task…"):
             st.session_state.grad_trained = lab.gradient_after_training(steps=steps)
@@ -68,9 +69,9 @@ gradient almost flat at first, while the gated cells, whose gates start half clo
 training, above. A Transformer's attention gives every position a direct path, so its curve stays flat.
 """)
     c1, c2 = st.columns(2)
-    length = c1.slider("Source length (tokens)", 10, 120, 50, key="grad-length")
+    length = c1.slider("Source length (tokens)", 10, 120, 50, key="grad-length", bind=links.BIND)
     init = c2.segmented_control("Initialisation of the gated cells", ["default", "orthogonal"], default="default",
-                                key="grad-init") or "default"
+                                key="grad-init", bind=links.BIND) or "default"
     if st.button("Run gradient-flow experiment", key="run-grad"):
         with st.spinner("Measuring…"):
             other = "orthogonal" if init == "default" else "default"
@@ -120,10 +121,12 @@ def word_order(key: str = "pe") -> None:
     order (the Lab's tab and the Story's chapter 4; `key` keeps their widgets apart)."""
     entries = [e for e in list_models() if e.name in ("transformer", "transformer-nopos")]
     c1, c2 = st.columns(2)
-    sentence = c1.text_input("Sentence", "The dog bites the man.", key=f"{key}-sentence")
+    sentence = c1.text_input("Sentence", "The dog bites the man.", key=f"{key}-sentence", bind=links.BIND)
     how = c2.segmented_control("Change the word order", ["swap", "shuffle"], default="swap", key=f"{key}-how",
+                               bind=links.BIND,
                                format_func={"swap": "my reordering", "shuffle": "shuffle at random"}.get) or "swap"
     reordered = c2.text_input("The same words in another order", "The man bites the dog.", key=f"{key}-reordered",
+                              bind=links.BIND,
                               disabled=how == "shuffle", help="Swap who does what: the same words, another meaning.")
     if len(entries) < 2:
         st.info("This needs the shipped transformer and transformer-nopos checkpoints.")
@@ -174,9 +177,10 @@ over the sentence. Then, over many test sentences: how much influence reaches wo
 """)
     shipped = [e for e in list_models() if e.shipped]
     defaults = [e.name for e in shipped if e.name in ("gru", "gru-attn", "transformer")]
-    picked = st.multiselect("Models", [e.name for e in shipped], default=defaults, key="influence-models")
+    picked = st.multiselect("Models", [e.name for e in shipped], default=defaults, key="influence-models",
+                            bind=links.BIND)
     sentence = st.text_input("Sentence", "We are going to the station because the weather is nice.",
-                             key="influence-sentence")
+                             key="influence-sentence", bind=links.BIND)
     if st.button("Measure influence", key="run-influence"):
         try:
             text, _ = prepare_input(sentence)
@@ -203,7 +207,7 @@ over the sentence. Then, over many test sentences: how much influence reaches wo
 
 def influence_by_distance(models: list) -> None:
     """How far each of `models`' influence reaches, averaged over test sentences."""
-    count = st.select_slider("Test sentences", [10, 20, 40], 20, key="influence-count")
+    count = st.select_slider("Test sentences", [10, 20, 40], 20, key="influence-count", bind=links.BIND)
     if st.button("Average over test sentences", key="run-distance"):
         sentences = [s for s, _ in corpora.load_split("ding-en-de", "test", "en-de")[:count]]
         translators, _ = load_translators(models)

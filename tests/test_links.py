@@ -2,9 +2,9 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.models import list_models
+from dashboard.models import bench_files, list_models
 from engine.paths import ROOT
-from tests.helpers import answered_models
+from tests.helpers import answered_models, plotly_titles
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")]
 
@@ -66,3 +66,33 @@ def test_hostile_query_strings_fall_back_to_defaults_with_a_notice_and_never_rea
         if len(query["text"]) > 10_000:
             assert any("only the first" in w.value for w in at.warning)
 
+
+
+@pytest.mark.parametrize("page,query,check", [
+    ("views/quality.py", {"test-set": "long Bible verses (bible-en-de, about 25 words)", "metric": "BLEU"},
+     lambda at: "BLEU on the bible-en-de test split" in plotly_titles(at)),
+    ("views/speed.py", {"bench": "bench-cpu-2cores-epyc.json", "bench-search": "beam search (5)"},
+     lambda at: at.selectbox(key="bench").value.name == "bench-cpu-2cores-epyc.json"
+     and "beam5 decoding latency at batch 1" in plotly_titles(at)),
+    ("views/story.py", {"story-length": "100", "story-how": "shuffle at random"},
+     lambda at: {m.label: m.value for m in at.metric}["GRU: steps one after another"] == "400"
+     and at.segmented_control(key="story-how").value == "shuffle"),
+    ("views/lab.py", {"experiment": "Positional encoding", "grad-init": "orthogonal", "pe-sentence": "A cat sat."},
+     lambda at: at.segmented_control(key="grad-init").value == "orthogonal"
+     and at.text_input(key="pe-sentence").value == "A cat sat."),
+    ("views/arena.py", {"sentence": "Where is the station?"},
+     lambda at: at.text_area(key="sentence").value == "Where is the station?"),
+    ("views/playground.py", {"preset": "bottleneck", "seed-bottleneck": "7", "seconds-bottleneck": "12"},
+     lambda at: at.number_input(key="seed-bottleneck").value == 7 and at.slider(key="seconds-bottleneck").value == 12),
+])
+def test_every_pages_link_opens_its_settings(page, query, check):
+    at = opened(query, page)
+    assert check(at)
+    assert not [c for c in at.caption if "could not be used" in c.value]
+
+
+def test_a_bad_value_on_another_page_gets_the_notice_and_the_default():
+    at = opened({"bench": "../../etc/passwd", "bench-search": "<b>x</b>"}, "views/speed.py")
+    notice = next(c.value for c in at.caption if "could not be used here" in c.value)
+    assert "bench" in notice and "<b>" not in notice
+    assert at.selectbox(key="bench").value.name == bench_files()[0].name

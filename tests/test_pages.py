@@ -158,7 +158,7 @@ def test_arena_page_hides_the_names_until_the_vote_counts_it_once_and_ranks_the_
     for verdict in ("A is better", "Tie", "Both bad"):
         at.button(key="draw").click()
         at.run()
-        sentence = at.text_area(key="arena_text").value
+        sentence = at.text_area(key="sentence").value
         assert sentence
         at.button(key="start").click()
         at.run()

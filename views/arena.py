@@ -2,7 +2,7 @@ import random
 
 import streamlit as st
 
-from dashboard import arena, figures
+from dashboard import arena, figures, links
 from dashboard.models import list_models, load_translators
 from dashboard.widgets import chart, intro, source_note
 from engine.arena import ratings
@@ -28,8 +28,12 @@ if len(entries) < 2:
 
 if st.button("Give me a sentence", icon=":material/casino:", key="draw"):
     drawn = arena.test_sentence(random.Random())
-    st.session_state.update(arena_draw=drawn, arena_text=drawn["sentence"])
-text = st.text_area("Sentence", key="arena_text", height=80, placeholder="Type an English sentence, or draw one.")
+    st.session_state.update(arena_draw=drawn, sentence=drawn["sentence"])
+# only the sentence travels in a link: the hidden models never do
+text = st.text_area("Sentence", key="sentence", bind=links.BIND, height=80,
+                    placeholder="Type an English sentence, or draw one.")
+links.hide_controls(["sentence"])
+links.copy_link(["sentence"])
 if st.button("Start battle", type="primary", icon=":material/swords:", key="start"):
     try:
         sentence, notice = prepare_input(text)

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from dashboard import lab
+from dashboard import lab, links
 from dashboard.widgets import intro
 
 intro("Lab", """
@@ -10,8 +10,14 @@ reach, and do longer sentences cost RNNs more time? Most finish in seconds; one 
 and takes about a minute (its button says so).
 """)
 
+link = links.arrived()
+LINKED = ["experiment", "grad-trained-steps", "grad-length", "grad-init", "pe-sentence", "pe-how", "pe-reordered",
+          "influence-models", "influence-sentence", "influence-count"]
+links.hide_controls(LINKED)
+links.copy_link(LINKED)
 tab_gradients, tab_positions, tab_influence, tab_parallel = st.tabs(
-    ["Vanishing gradients", "Positional encoding", "Influence vs distance", "Parallelism"])
+    ["Vanishing gradients", "Positional encoding", "Influence vs distance", "Parallelism"], key="experiment",
+    bind=links.BIND)
 with tab_gradients:
     lab.gradient_after_training()
     lab.gradient_flow()
@@ -25,3 +31,4 @@ with tab_influence:
     lab.influence_by_distance(lab.influence())
 with tab_parallel:
     lab.parallelism()
+links.refused(link, LINKED)

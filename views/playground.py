@@ -1,6 +1,6 @@
 import streamlit as st
 
-from dashboard import figures
+from dashboard import figures, links
 from dashboard import playground as pg
 from dashboard.models import load_json
 from dashboard.widgets import chart, intro, source_note
@@ -14,9 +14,10 @@ Each preset shows one claim of the story; change any knob to see what moves it.
 
 CUSTOM = "custom"
 names = [*PRESETS, CUSTOM]
+link = links.arrived()
 asked = st.query_params.get("preset", names[0])
-if asked not in names:
-    st.warning(f"There is no preset called {asked!r}; showing {PRESETS[names[0]].title!r} instead.")
+if asked not in names:  # the link's value is not echoed: it is untrusted text
+    st.warning(f"This link's preset is not one of the experiments here; showing “{PRESETS[names[0]].title}” instead.")
     asked = names[0]
 if asked != st.session_state.get("pg-linked"):  # arrived through a link (or a changed URL): the link wins
     st.session_state["pg-preset"] = asked
@@ -25,6 +26,9 @@ choice = st.pills("Experiment", names, key="pg-preset",
 st.query_params["preset"] = st.session_state["pg-linked"] = choice  # the link is the lesson: share it, it opens
 preset = PRESETS.get(choice)
 base = preset or PRESETS[names[0]]
+LINKED = [f"{knob}-{choice}" for knob in ("task", "length", "vocab", "seconds", "seed")]  # each experiment's own
+links.hide_controls(LINKED)
+links.copy_link(LINKED)
 if preset:
     st.markdown(f"**{preset.claim}** {preset.look_for}")
     checks = pg.PRESET_CHECKS
@@ -36,13 +40,18 @@ else:
 with st.expander("The task and the models", expanded=preset is None):
     c1, c2, c3, c4, c5 = st.columns(5)
     task_name = c1.selectbox("Task", list(TASKS), index=list(TASKS).index(base.task.name), key=f"task-{choice}",
+                             bind=links.BIND,
                              help="\n".join(f"- **{k}**: {v}" for k, v in TASKS.items()))
-    length = c2.slider("Longest sequence", 2, 60, base.task.length, key=f"length-{choice}",
+    length = c2.slider("Longest sequence", 2, 60, base.task.length, key=f"length-{choice}", bind=links.BIND,
                        help="Sequences are 1 to this many letters long (remember: half to all of it). Dates ignore it.")
-    vocab = c3.slider("Different letters", 2, 26, base.task.vocab, key=f"vocab-{choice}", help="Dates ignore it.")
+    vocab = c3.slider("Different letters", 2, 26, base.task.vocab, key=f"vocab-{choice}", bind=links.BIND,
+                    help="Dates ignore it.")
     seconds = c4.slider("Seconds per model", 5, pg.MAX_SECONDS, int(base.seconds), key=f"seconds-{choice}",
+                        bind=links.BIND,
                         help="Training time of each model; the models take turns, one step each.")
-    seed = c5.number_input("Seed", 0, 999, 0, key=f"seed-{choice}", help="Same seed, same weights and data.")
+    seed = c5.number_input("Seed", 0, 999, 0, key=f"seed-{choice}", bind=links.BIND,
+                           help="Same seed, same weights and data.")
+    links.refused(link, LINKED)
     edited = st.data_editor(
         pg.contestant_rows(base.models), num_rows="dynamic", width="stretch", key=f"models-{choice}",
         column_config={

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from dashboard import figures, quality
+from dashboard import figures, links, quality
 from dashboard.models import list_models, load_eval, load_metrics, staged_models, visible_runs
 from dashboard.widgets import chart, intro, source_note, to_csv
 from engine.data import corpora
@@ -13,20 +13,24 @@ never saw in training, and [sacrebleu](https://github.com/mjpost/sacrebleu) comp
 translation. Further down: how quickly each one learned, how it copes with long sentences, and real examples.
 """)
 
+link = links.arrived()
+LINKED = ["test-set", "metric", "race-y", "race-x", "length-metric", "gallery-order", "gallery-words", "gallery-count"]
+links.hide_controls(LINKED)
+links.copy_link(LINKED)
 models = list_models(visible_runs())
 test_sets = [c for c in corpora.CORPORA if any(load_eval(e, c) and load_eval(e, c)["corpus"] == c for e in models)]
 if not test_sets:
     st.warning("No evaluation results yet: run `python -m engine eval CHECKPOINT` or train a model on the Training "
                "page.")
     st.stop()
-corpus = st.segmented_control("Test sentences", test_sets, default=test_sets[0], key="test-set",
+corpus = st.segmented_control("Test sentences", test_sets, default=test_sets[0], key="test-set", bind=links.BIND,
                               format_func=lambda c: quality.TEST_SETS.get(c, c)) or test_sets[0]
 evals = {e.name: ev for e in models if (ev := load_eval(e, corpus)) and ev["corpus"] == corpus}
 rows = quality.score_rows(evals)
 st.markdown(quality.verdict(rows))
 st.caption(quality.set_story(sets.summary(CHECKPOINTS_DIR)))
 metric = st.segmented_control(
-    "Metric", ["chrF", "BLEU", "TER"], default="chrF", key="metric",
+    "Metric", ["chrF", "BLEU", "TER"], default="chrF", key="metric", bind=links.BIND,
     help="**chrF** counts matching character sequences and is kind to near misses; **BLEU** counts matching word "
          "sequences (both 0-100, higher is better); **TER** counts the edits still needed (lower is better).") or "chrF"
 better = "lower" if metric == "TER" else "higher"
@@ -44,9 +48,9 @@ st.markdown("Every shipped model had the same budget of training tokens. During 
             "same validation sentences at fixed intervals; the race shows how quickly each learned.")
 c1, c2 = st.columns(2)
 y = c1.segmented_control("Score", ["valid_chrf", "valid_bleu", "valid_chrf_bible-en-de"], default="valid_chrf",
-                         key="race-y", format_func=figures.label) or "valid_chrf"
+                         key="race-y", bind=links.BIND, format_func=figures.label) or "valid_chrf"
 x = c2.segmented_control("Against", ["tokens_seen", "train_minutes"], default="tokens_seen", key="race-x",
-                         format_func=figures.label) or "tokens_seen"
+                         bind=links.BIND, format_func=figures.label) or "tokens_seen"
 logs = {e.name: load_metrics(e.metrics) for e in models + staged_models() if e.shipped or "next set" in e.name}
 runs = {name: records for name, records in logs.items() if any(r.get("kind") == "eval" and y in r for r in records)}
 if runs:
@@ -64,7 +68,7 @@ else:
 st.subheader("Long sentences")
 st.markdown("Claim 4 says recurrent models fall behind as sentences grow. Here is each model's score for test "
             "sentences of different lengths.")
-length_metric = st.segmented_control("Score", ["chrf", "bleu"], default="chrf", key="length-metric",
+length_metric = st.segmented_control("Score", ["chrf", "bleu"], default="chrf", key="length-metric", bind=links.BIND,
                                      format_func=lambda k: "chrF" if k == "chrf" else "BLEU") or "chrf"
 by_length = {n: ev["by_length"] for n, ev in evals.items() if "by_length" in ev}
 if by_length:
@@ -81,10 +85,12 @@ if not outputs:
     st.stop()
 scores = st.cache_data(quality.sentence_chrf, show_spinner=False)(list(outputs.values()), [t for _, t in pairs])
 c1, c2, c3 = st.columns(3)
-order = c1.segmented_control("Show", ["best", "worst", "random"], default="random", key="gallery-order") or "random"
+order = c1.segmented_control("Show", ["best", "worst", "random"], default="random", key="gallery-order",
+                             bind=links.BIND) or "random"
 max_words = max(len(s.split()) for s, _ in pairs)
-words = c2.slider("Source length (words)", 1, max_words, (1, max_words))
-count = c3.number_input("Sentences", 1, 50, 10)
+words = c2.slider("Source length (words)", 1, max_words, (1, max_words), key="gallery-words", bind=links.BIND)
+count = c3.number_input("Sentences", 1, 50, 10, key="gallery-count", bind=links.BIND)
+links.refused(link, LINKED)
 gallery = quality.gallery_rows(pairs, outputs, scores, order, words, count)
 st.dataframe(gallery, hide_index=True, width="stretch")
 st.download_button("Download gallery (CSV)", to_csv(gallery), file_name="gallery.csv", mime="text/csv")

@@ -3,7 +3,7 @@ from statistics import mean
 import streamlit as st
 import torch
 
-from dashboard import figures, story
+from dashboard import figures, links, story
 from dashboard.models import bench_files, list_models, load_json, load_metrics
 from dashboard.names import plain_name
 from dashboard.widgets import chart, intro, source_note
@@ -16,6 +16,11 @@ steps that no amount of hardware can run at once. A Transformer processes all wo
 so parallel hardware (many cores, a GPU) helps it much more. Below: measured speeds, with the machine named —
 on a small CPU the recurrent models can still come out ahead.
 """)
+
+link = links.arrived()
+LINKED = ["bench", "bench-search"]
+links.hide_controls(LINKED)
+links.copy_link(LINKED)
 
 st.subheader("Sequential steps per sentence")
 lengths = [8, 16, 32, 64, 128, 256]
@@ -40,7 +45,7 @@ else:
         st.markdown("**Machines side by side** (decoding ratios: lower is faster; batch 1, 24 tokens)")
         st.dataframe(story.machines_side_by_side({p.name: load_json(p) for p in files}), hide_index=True,
                      width="stretch")
-    path = st.selectbox("Benchmark file", files, format_func=lambda p: p.name)
+    path = st.selectbox("Benchmark file", files, format_func=lambda p: p.name, key="bench", bind=links.BIND)
     bench = load_json(path)
     m = bench["machine"]
     st.markdown(f"**Machine:** {m['cpu']} · {m['cores']} cores · {m['threads']} torch threads · "
@@ -53,7 +58,9 @@ else:
           "Training speed as sentences grow; higher is faster.")
     decode_rows = bench["decoding"]
     search = st.segmented_control("Decoding", ["greedy", "beam5"], default="greedy", key="bench-search",
+                                  bind=links.BIND,
                                   format_func={"greedy": "greedy", "beam5": "beam search (5)"}.get) or "greedy"
+    links.refused(link, LINKED)
     at_b1 = [r for r in decode_rows if r.get("search", "greedy") == search and r.get("batch", 1) == 1]
     label = lambda r: f"{r['preset']} · {r.get('engine', 'engine')}"  # noqa: E731
     chart(figures.lines(figures.grouped_series(at_b1, label, "steps", "ms"), f"{search} decoding latency at batch 1",

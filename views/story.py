@@ -1,6 +1,6 @@
 import streamlit as st
 
-from dashboard import figures, story
+from dashboard import figures, links, story
 from dashboard.lab import probe_label, word_order
 from dashboard.models import bench_files, is_recurrent, list_models, load_eval, load_json
 from dashboard.names import plain_name
@@ -14,6 +14,11 @@ In 2017 the Transformer replaced recurrent networks as the way machines translat
 why, each with evidence from models trained here and one thing to try. Where this small machine disagrees with
 the textbook, the chapter says so. Words in *italics* are explained in the glossary at the bottom.
 """)
+LINKED = ["story-length", "story-fade", "story-sentence", "story-how", "story-reordered"]
+links.hide_controls(LINKED)
+links.copy_link(LINKED)
+st.caption("To link one chapter, hover over its title and copy the link icon, or add #word-order (and the like) to "
+           "the address.")
 models = {e.name: e for e in list_models()}
 benches = [load_json(p) for p in bench_files()]
 bench = benches[0] if benches else None
@@ -24,10 +29,10 @@ def research(key: str) -> None:
     """The chapter's established result, with its source, before what this server measured."""
     st.markdown(f":material/menu_book: **What research found.** {story.RESEARCH[key]}")
 
-st.subheader("1. One word at a time", help=story.GLOSSARY["recurrent network (RNN)"])
+st.subheader("1. One word at a time", anchor="one-word-at-a-time", help=story.GLOSSARY["recurrent network (RNN)"])
 st.markdown("A *recurrent network* must finish word 1 before it starts word 2: a long sentence is a long chain of "
             "steps that no hardware can run side by side. A *Transformer* handles all words of a layer at once.")
-length = st.slider("Sentence length (tokens)", 5, 200, 40, key="story-length")
+length = st.slider("Sentence length (tokens)", 5, 200, 40, key="story-length", bind=links.BIND)
 c1, c2 = st.columns(2)
 c1.metric("GRU: steps one after another", sequential_steps("gru", length))
 c2.metric("Transformer: steps one after another", sequential_steps("transformer", length))
@@ -51,7 +56,7 @@ if bench and not gpu:
                 "(`python -m engine bench` on a GPU) goes beside this one on the Speed page.")
 st.page_link("views/speed.py", label="More on speed", icon=":material/speed:")
 
-st.subheader("2. Gradients that fade", help=story.GLOSSARY["vanishing gradient"])
+st.subheader("2. Gradients that fade", anchor="gradients", help=story.GLOSSARY["vanishing gradient"])
 st.markdown("Learning sends a *gradient* back through every step. In a plain RNN it shrinks at each step, so the "
             "first words of a long sentence barely learn. Attention gives every word a direct path.")
 research("gradients")
@@ -70,7 +75,7 @@ if lab.AFTER_TRAINING_FILE.is_file():
 st.markdown("**Before any training**, measured live: every recurrent model starts out fading (PyTorch's default "
             "weights), the plain RNN most. Training teaches the GRU's gates to carry the signal, as above; the "
             "Transformer's attention reaches every word from the start.")
-fade_length = st.slider("Sentence length (tokens)", 10, 80, 40, key="story-fade")
+fade_length = st.slider("Sentence length (tokens)", 10, 80, 40, key="story-fade", bind=links.BIND)
 flows = {name: st.cache_data(lab.gradient_by_source_position, show_spinner="Measuring…")(preset, fade_length,
                                                                                        init="default")
          for name, preset in (("Plain RNN", "rnn-tanh"), ("GRU", "gru"), ("Transformer", "transformer"))}
@@ -88,7 +93,7 @@ c2.page_link("views/playground.py", label="Watch clipping tame an exploding RNN"
              query_params={"preset": "exploding"})
 c3.page_link("views/lab.py", label="Run the gradient experiments", icon=":material/science:")
 
-st.subheader("3. A fixed-size bottleneck", help=story.GLOSSARY["attention"])
+st.subheader("3. A fixed-size bottleneck", anchor="bottleneck", help=story.GLOSSARY["attention"])
 st.markdown("Without *attention*, an RNN's decoder sees the whole sentence only as one fixed-size summary. "
             "Attention lets it look back at the source word it needs.")
 for corpus in ("ding-en-de", "bible-en-de"):
@@ -100,14 +105,14 @@ c1.page_link("views/playground.py", label="Race a GRU with and without attention
              query_params={"preset": "bottleneck"})
 c2.page_link("views/quality.py", label="Compare every model", icon=":material/grading:")
 
-st.subheader("4. Word order", help=story.GLOSSARY["positional encoding"])
+st.subheader("4. Word order", anchor="word-order", help=story.GLOSSARY["positional encoding"])
 st.markdown("Attention alone does not know where a word stands: a Transformer without *positional encodings* "
             "reads a bag of words. Swap who does what, and see which model notices.")
 word_order("story")
 st.page_link("views/playground.py", label="Teach two Transformers to reverse letters", icon=":material/toys:",
              query_params={"preset": "word-order"})
 
-st.subheader("5. Long sentences", help=story.GLOSSARY["chrF"])
+st.subheader("5. Long sentences", anchor="long-sentences", help=story.GLOSSARY["chrF"])
 st.markdown("The longer the sentence, the longer an RNN's chain of steps and the more it must squeeze into its "
             "state.")
 research("long")
@@ -124,7 +129,7 @@ if bible:
 else:
     st.info("No model has been scored on bible-en-de yet: `python -m engine eval CHECKPOINT --corpus bible-en-de`.")
 
-st.subheader("6. Parallel hardware", help=story.GLOSSARY["training tokens"])
+st.subheader("6. Parallel hardware", anchor="parallel-hardware", help=story.GLOSSARY["training tokens"])
 research("parallel")
 for measured in [b for b in (bench, gpu) if b]:
     gains = story.thread_gains(measured)
