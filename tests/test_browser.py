@@ -262,3 +262,46 @@ def test_a_copied_translate_link_reproduces_the_view_in_a_fresh_browser(server, 
         no_exception(other)
     finally:
         fresh.close()
+
+
+@pytest.mark.parametrize("path,choose,check", [
+    ("quality", lambda p: p.get_by_text("BLEU", exact=True).first.click(),
+     lambda p: expect(p.get_by_text("BLEU on the ding-en-de test split").first).to_be_attached()),
+    ("speed", lambda p: p.get_by_text("beam search (5)", exact=True).first.click(),
+     lambda p: expect(p.get_by_text("beam5 decoding latency at batch 1").first).to_be_attached()),
+    ("lab", lambda p: p.get_by_text("orthogonal", exact=True).first.click(),
+     lambda p: expect(p.locator(".st-key-grad-init [aria-checked='true'], .st-key-grad-init [kind*='Active']")
+                      .get_by_text("orthogonal")).to_have_count(1)),
+    ("arena", lambda p: (p.get_by_label("Sentence", exact=True).fill("Where is the station?"),
+                         p.get_by_label("Sentence", exact=True).press("Control+Enter")),
+     lambda p: expect(p.get_by_label("Sentence", exact=True)).to_have_value("Where is the station?")),
+])
+def test_a_copied_link_reproduces_each_pages_settings_in_a_fresh_browser(server, page, path, choose, check):
+    page.goto(f"{server}/{path}")
+    expect(page.get_by_role("button", name="Copy link")).to_be_visible()
+    page.wait_for_timeout(1500)
+    choose(page)
+    page.wait_for_timeout(2500)  # the rerun, and the address bar following the widget
+    check(page)
+    link = copied_link(page)
+    assert link != f"{server}/{path}", "the link holds the setting"
+    fresh = page.context.browser.new_context()
+    try:
+        other = fresh.new_page()
+        other.goto(link)
+        expect(other.get_by_role("button", name="Copy link")).to_be_visible()
+        check(other)
+        no_exception(other)
+    finally:
+        fresh.close()
+
+
+def test_teacher_mode_hides_the_controls_a_link_names_and_keeps_their_values(server, page):
+    page.goto(f"{server}/lab?grad-init=orthogonal&hide=grad-init,grad-length,no-such-control")
+    expect(page.get_by_role("heading", name="Lab").first).to_be_visible()
+    expect(page.locator(".st-key-grad-trained-steps")).to_be_visible()  # not named: shown
+    expect(page.locator(".st-key-grad-length")).to_be_hidden()
+    expect(page.locator(".st-key-grad-init")).to_be_hidden()
+    page.get_by_role("button", name="Run gradient-flow experiment").click()
+    expect(page.get_by_text("at initialisation (orthogonal init)").first).to_be_attached()  # the hidden value applies
+    no_exception(page)
