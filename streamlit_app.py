@@ -1,5 +1,11 @@
 """Seq2Seq Arena: `streamlit run streamlit_app.py`."""
+import importlib
+
 import streamlit as st
+
+import dashboard  # the light package; its flag below outlives this script's reruns
+
+HEAVY = "dashboard.models"  # every page needs it; with it come torch, transformers and the engine (seconds to import)
 
 
 def to_translate() -> None:
@@ -22,7 +28,17 @@ def main() -> None:
         st.Page("views/lab.py", title="Lab", icon=":material/science:"),
         st.Page(to_translate, title="Translate", url_path="translate", visibility="hidden"),
     ]
-    st.navigation(pages).run()
+    page = st.navigation(pages)
+    if not getattr(dashboard, "libraries_loaded", False):  # the first visits since the server started: a title at
+        first_view = st.empty()                              # once, not a blank page while the libraries load
+        with first_view.container():
+            st.title(page.title)
+            st.caption(":material/hourglass_top: Loading the translation libraries (only the first visits after the "
+                       "server starts wait for this)…")
+        importlib.import_module(HEAVY)  # a second visitor meanwhile waits here, under their own title
+        dashboard.libraries_loaded = True
+        first_view.empty()
+    page.run()
 
 
 if __name__ == "__main__":

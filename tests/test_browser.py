@@ -305,3 +305,20 @@ def test_teacher_mode_hides_the_controls_a_link_names_and_keeps_their_values(ser
     page.get_by_role("button", name="Run gradient-flow experiment").click()
     expect(page.get_by_text("at initialisation (orthogonal init)").first).to_be_attached()  # the hidden value applies
     no_exception(page)
+
+
+def test_the_first_visit_to_a_fresh_server_shows_its_title_while_the_libraries_load(page):
+    """Measured, not asserted against a clock (speed targets live in benchmarks): the seconds to the title and to
+    the first translation, written to test-artifacts/first-visit-seconds.json for the README."""
+    with streamlit_server() as (url, _):
+        start = time.perf_counter()
+        page.goto(url)
+        expect(page.get_by_role("heading", name="Translate").first).to_be_visible()
+        to_title = time.perf_counter() - start
+        page.get_by_label("Sentence", exact=True).fill("The weather is nice today.")
+        page.locator('[data-testid="stBaseButton-primary"]').click()
+        expect(page.locator('[data-testid="stText"]')).to_have_count(len([e for e in list_models() if e.shipped]))
+        to_translation = time.perf_counter() - start
+        no_exception(page)
+    (ARTIFACTS / "first-visit-seconds.json").write_text(
+        f'{{"to_title": {to_title:.2f}, "to_first_translation": {to_translation:.2f}}}\n')

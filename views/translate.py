@@ -83,7 +83,9 @@ links.refused(link, LINKED[:7])
 
 
 def translate_all(sentence: str) -> dict | None:
-    translators, errors = load_translators([e for e in candidates if e.name in chosen], offered if int8 else ())
+    wanted = [e for e in candidates if e.name in chosen]
+    with waiting_note(f"Loading {len(wanted)} models…"):  # once per server; later visits find them in memory
+        translators, errors = load_translators(wanted, offered if int8 else ())
     for name, message in errors.items():
         st.error(f"**{name}** could not be loaded and is skipped:")
         st.code(message, language=None, wrap_lines=True)
