@@ -6,9 +6,11 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.palette import COLORWAY, style
 from engine.inference.replay import steps_done
 
-LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), legend=dict(orientation="h", y=-0.2))
+LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), legend=dict(orientation="h", y=-0.2),
+              colorway=COLORWAY)
 
 
 def _figure(title: str, x_title: str, y_title: str, log_y: bool = False) -> go.Figure:
@@ -62,8 +64,15 @@ def lines(series: dict[str, tuple[list, list]], title: str, x_title: str, y_titl
           mode: str = "lines") -> go.Figure:
     """One line per name: series[name] = (xs, ys)."""
     fig = _figure(title, x_title, y_title, log_y)
+    taken = set()
     for name, (xs, ys) in series.items():
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode=mode, name=name,
+        colour, dash = style(name) or (None, None)
+        if colour:  # a second series of one model ("gru-attn (next set)", "LSTM, forget bias 1"): another dash
+            dashes = (dash, "dot", "dashdot", "longdash", "longdashdot")
+            dash = next((d for d in dashes if (colour, d) not in taken), dash)
+            taken.add((colour, dash))
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode=mode, name=name, line=dict(color=colour, dash=dash),
+                                 marker=dict(color=colour),
                                  hovertemplate=f"{name}<br>{x_title}: %{{x}}<br>{y_title}: %{{y:.4g}}<extra></extra>"))
     return fig
 
@@ -80,7 +89,7 @@ def bars(names: list[str], values: list[float], title: str, y_title: str, text_f
     """One bar per name (a model, by default), its value printed on top."""
     fig = _figure(title, x_title, y_title)
     fig.add_trace(go.Bar(x=[as_text(n) for n in names], y=values, text=[format(v, text_format) for v in values],
-                         textposition="outside",
+                         textposition="outside", marker_color=[(style(n) or (COLORWAY[0],))[0] for n in names],
                          hovertemplate=f"%{{x}}<br>{y_title}: %{{y:.4g}}<extra></extra>"))
     return fig
 

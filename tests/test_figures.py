@@ -50,3 +50,19 @@ def test_smoothed_training_curves_do_not_dip_at_their_ends():
     fig = figures.training_curves({"run": records}, "loss", "step", smooth=10)
     assert fig.data[0].y == tuple([4.0] * 49)
     assert figures.trailing_mean([1, 2, 3, 4], 2) == [1.0, 1.5, 2.5, 3.5]
+
+
+def test_a_model_has_one_colour_on_every_chart_and_two_series_of_one_model_stay_apart():
+    from dashboard import palette
+
+    curve = figures.lines({"gru-attn": ([1], [1]), "gru-attn (next set, incomplete)": ([1], [2]), "my-run": ([1], [3])},
+                          "t", "x", "y")
+    styles = [(t.line.color, t.line.dash) for t in curve.data]
+    assert styles[0] == (palette.GREEN, "solid") and styles[1][0] == palette.GREEN and styles[1] != styles[0]
+    assert styles[2] == (None, None)  # not a model: the palette's colours in turn
+    bars = figures.bars(["GRU + attention", "transformer"], [1, 2], "t", "y")
+    assert list(bars.data[0].marker.color) == [palette.GREEN, palette.VERMILLION]  # the same model, the same colour
+    assert palette.style("gru") == (palette.GREEN, "dash")  # no attention: dashed
+    recurrent = {palette.style(p)[0] for p in ("rnn-tanh-attn", "lstm-attn", "gru-attn")}
+    transformers = {palette.style(p)[0] for p in ("transformer", "transformer-nopos", "hf-marian")}
+    assert recurrent <= {palette.SKY_BLUE, palette.BLUE, palette.GREEN} and not recurrent & transformers

@@ -1,0 +1,45 @@
+"""One colour per model on every page, readable by colour-blind readers: the Okabe–Ito palette, cool colours for
+recurrent models and warm ones for attention-only models (no streamlit)."""
+from __future__ import annotations
+
+from dashboard.names import PRESETS_IN_WORDS
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency
+SKY_BLUE, BLUE, GREEN = "#56B4E9", "#0072B2", "#009E73"  # recurrent
+VERMILLION, ORANGE, PURPLE = "#D55E00", "#E69F00", "#CC79A7"  # Transformers
+BLACK = "#000000"
+COLORWAY = [BLUE, ORANGE, GREEN, VERMILLION, SKY_BLUE, PURPLE, BLACK, "#F0E442"]  # series that are not models
+
+# a cell's colour; without attention the same colour, dashed
+CELL_COLOURS = {"rnn-tanh": SKY_BLUE, "rnn-relu": BLACK, "lstm": BLUE, "gru": GREEN}
+PRESET_COLOURS = {"transformer": VERMILLION, "transformer-learned": PURPLE, "transformer-nopos": ORANGE,
+                  "hf-marian": PURPLE}
+NO_ATTENTION = {"rnn-tanh", "lstm", "gru"}  # presets whose decoder sees one summary of the sentence
+
+# the names the pages use for probes that are not presets (the Lab's gradient experiments)
+PROBES = {"Plain RNN": "rnn-tanh", "ReLU RNN": "rnn-relu-attn", "rnn-relu": "rnn-relu-attn", "LSTM": "lstm",
+          "GRU": "gru", "Transformer": "transformer"}
+BY_PLAIN_NAME = {plain: preset for preset, (plain, _) in PRESETS_IN_WORDS.items()}
+
+
+def preset_of(name: str) -> str | None:
+    """The preset a chart's series stands for: "gru-attn", "GRU + attention", "gru-attn (next set, incomplete)",
+    "LSTM, forget bias 1" (-> lstm); None for anything else (a visitor's run)."""
+    for candidate in (name, name.split(" (")[0], name.split(", ")[0]):
+        if candidate in PRESETS_IN_WORDS:
+            return candidate
+        if found := BY_PLAIN_NAME.get(candidate) or PROBES.get(candidate):
+            return found
+    return None
+
+
+def style(name: str) -> tuple[str, str] | None:
+    """(colour, dash) of a model's series: the same model looks the same on every chart. None for other series (a
+    visitor's run, "1 thread"): they take the palette's colours in turn (COLORWAY)."""
+    preset = preset_of(name)
+    if preset is None:
+        return None
+    if preset in PRESET_COLOURS:
+        return PRESET_COLOURS[preset], "solid"
+    cell = preset.removesuffix("-attn").removesuffix("-bahdanau")
+    return CELL_COLOURS[cell], "dash" if preset in NO_ATTENTION else "solid"
