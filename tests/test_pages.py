@@ -297,6 +297,10 @@ def test_speed_page_shows_the_shipped_benchmark_against_generate_and_ctranslate2
     assert "decode_greedy_b1_24_transformer_over_generate" in set(ratios["ratio"])
     charts = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)["data"]
               for c in at.get("plotly_chart")}
+    first = at.get("plotly_chart")[0].proto  # every chart: a PNG named after its data, and text for screen readers
+    assert json.loads(first.config)["toImageButtonOptions"] == {"format": "png", "filename": "sequential-steps",
+                                                                "scale": 2}
+    assert first.alt.startswith("Steps that must wait for the previous one")
     steps = {t["name"]: t["y"] for t in charts["Steps that must run one after another (training, teacher forcing)"]}
     assert steps == {"Plain RNN + attention, LSTM + attention, GRU, GRU + attention": [32, 64, 128, 256, 512, 1024],
                      "Transformer, Marian-style Transformer": [6] * 6}  # no line hides another
