@@ -67,14 +67,19 @@ WORD_START = "\u2581"  # ▁: the tokenizers' mark for a piece that starts a new
 GROUPS = {True: "Recurrent: they read one word after another",
           False: "Transformers: they read all words at once",
           None: "Other models"}
+OWN = "Your models and added ones"
 
 
-def grouped(names: list[str], recurrent: dict[str, bool | None], presets: dict[str, str | None]) -> dict[str, list]:
+def grouped(names: list[str], recurrent: dict[str, bool | None], presets: dict[str, str | None],
+            shipped: set[str] | None = None) -> dict[str, list]:
     """The models by kind (recurrent first, then Transformers), each group in the presets' order (the simplest
-    first); groups with no model are left out."""
+    first); groups with no model are left out. Given the `shipped` names, the others (a visitor's trainings, added
+    Hugging Face models) follow in a group of their own, so the shipped set always comes first."""
     order = list(PRESETS)
     rank = lambda n: (order.index(presets[n]) if presets.get(n) in order else len(order), n)  # noqa: E731
-    groups = {label: sorted((n for n in names if recurrent.get(n) is kind), key=rank) for kind, label in GROUPS.items()}
+    ours = [n for n in names if shipped is None or n in shipped]
+    groups = {label: sorted((n for n in ours if recurrent.get(n) is kind), key=rank) for kind, label in GROUPS.items()}
+    groups[OWN] = [n for n in names if n not in ours]
     return {label: members for label, members in groups.items() if members}
 
 

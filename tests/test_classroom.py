@@ -91,3 +91,16 @@ def test_loaded_models_stay_bounded_however_many_runs_exist(tmp_path, monkeypatc
     gc.collect()
     alive = sum(isinstance(o, Translator) for o in gc.get_objects())
     assert len(catalogue.list_models(names)) > 45 and alive <= 32 + 1
+
+
+def test_a_visitors_own_models_follow_the_shipped_set_on_the_translate_cards():
+    from dashboard.translations import OWN, grouped
+
+    names = ["a-run", "transformer", "gru", "gru-attn", "tiny-marian"]
+    recurrent = {"a-run": True, "transformer": False, "gru": True, "gru-attn": True, "tiny-marian": False}
+    presets = {"a-run": "gru", "transformer": "transformer", "gru": "gru", "gru-attn": "gru-attn"}
+    cards = grouped(names, recurrent, presets, shipped={"transformer", "gru", "gru-attn"})
+    assert list(cards.values()) == [["gru", "gru-attn"], ["transformer"], ["a-run", "tiny-marian"]]
+    assert list(cards)[-1] == OWN
+    by_kind = grouped(names, recurrent, presets)  # the heatmaps: every model with the others of its kind
+    assert list(by_kind.values()) == [["a-run", "gru", "gru-attn"], ["transformer", "tiny-marian"]]

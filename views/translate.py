@@ -118,7 +118,7 @@ by_name = {e.name: e for e in candidates if e.name in names}
 recurrent = {n: is_recurrent(e) for n, e in by_name.items()}
 presets = {n: metas[n].get("preset") for n in by_name}
 title = {n: translations.card_title(n, presets.get(n)) for n in names}
-groups = translations.grouped(names, recurrent, presets)
+groups = translations.grouped(names, recurrent, presets, {n for n, e in by_name.items() if e.shipped})
 for label, source in inputs.items():
     if label == "shuffled":
         st.markdown("**Shuffled input:**")
@@ -150,7 +150,8 @@ pieces = st.toggle("Show subword pieces", key="attention-pieces", help=(
     "Models read words in pieces (subwords) from a fixed vocabulary: 'bought' may be read as '▁b' + 'ought', where ▁ "
     "marks the start of a word. Off: the pieces are joined into whole words (attention summed over a word's pieces)."))
 looked = {n: results[n, "original"] for n in names}
-with_attention = {kind: [n for n in members if looked[n].attention is not None] for kind, members in groups.items()}
+kinds = translations.grouped(names, recurrent, presets)  # a visitor's own models beside the shipped of their kind
+with_attention = {kind: [n for n in members if looked[n].attention is not None] for kind, members in kinds.items()}
 sides = {kind: members for kind, members in with_attention.items() if members}
 for column, (kind, members) in zip(st.columns(max(1, len(sides))), sides.items()):
     with column:
