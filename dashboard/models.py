@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard.jobs import MAX_RUNS, MAX_RUNS_MB, NAME_PATTERN, evicted_names
 from engine.evaluation import int8_check
-from engine.inference.hf_interop import is_transformers_dir
+from engine.inference.hf_interop import is_hub_id, is_transformers_dir
 from engine.inference.hf_interop import load_translator as open_translator
 from engine.inference.translate import Translator
 from engine.models import PRESETS, model_class
@@ -41,6 +41,7 @@ def list_models(runs: Iterable[str] = ()) -> list[ModelEntry]:
                 for name in runs
                 if NAME_PATTERN.fullmatch(name) and (RUNS_DIR / name / "best" / "config.json").is_file()]
     entries += [ModelEntry(p.name, p, p / "metrics.jsonl", False, transformers=True) for p in transformers_dirs()]
+    entries += [ModelEntry(i, Path(i), Path(i) / "metrics.jsonl", False, transformers=True) for i in hub_ids()]
     return entries
 
 
@@ -84,6 +85,12 @@ def missing_runs_notice(names: list[str]) -> str | None:
     return " ".join(parts)
 
 
+def hub_ids() -> list[str]:
+    """Hugging Face Hub ids listed in SEQ2SEQ_HF_MODELS (e.g. Helsinki-NLP/opus-mt-en-de), loaded by name."""
+    listed = os.environ.get("SEQ2SEQ_HF_MODELS", "").split(os.pathsep)
+    return list(dict.fromkeys(i.strip() for i in listed if is_hub_id(i.strip())))
+
+
 def transformers_dirs() -> list[Path]:
     """Model directories under hf-models/ and in SEQ2SEQ_HF_MODELS (each a model, or a folder of models)."""
     roots = [HF_MODELS_DIR] + [Path(p) for p in os.environ.get("SEQ2SEQ_HF_MODELS", "").split(os.pathsep) if p]
@@ -95,8 +102,8 @@ def transformers_dirs() -> list[Path]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _load(path: str, mtime: float, int8: bool) -> Translator:
-    return Translator.load(Path(path), int8=True) if int8 else open_translator(Path(path))
+def _load(source: str, mtime: float, int8: bool) -> Translator:
+    return Translator.load(Path(source), int8=True) if int8 else open_translator(source)
 
 
 def _weights_mtime(entry: ModelEntry) -> float:

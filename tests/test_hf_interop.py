@@ -135,3 +135,47 @@ def test_translate_page_shows_a_local_hugging_face_model(tiny_marian, monkeypatc
     titles = plotly_titles(at)  # beside the recurrent model's heatmap: Marian returns its attention
     assert titles[0] == "GRU + attention: cross-attention (its only attention)"
     assert titles[1].startswith("tiny-marian: cross-attention")
+
+
+@pytest.fixture
+def hub_cache(tiny_marian, tmp_path, monkeypatch) -> Path:
+    """The tiny Marian as a download of "test-org/tiny-marian" in a Hugging Face cache folder (the layout
+    huggingface_hub writes: models--owner--name/snapshots/<commit>/, refs/main), with the Hub out of reach."""
+    cache = tmp_path / "hf-cache"
+    repo = cache / "models--test-org--tiny-marian"
+    commit = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots").mkdir()
+    tiny_marian.rename(repo / "snapshots" / commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return repo / "snapshots" / commit
+
+
+def test_a_hub_model_loads_by_its_id_from_the_cache_and_failures_say_why(hub_cache):
+    from engine.inference.hf_interop import is_hub_id
+
+    assert is_hub_id("Helsinki-NLP/opus-mt-en-de") and is_hub_id("test-org/tiny-marian")
+    assert not is_hub_id("checkpoints/gru") and not is_hub_id("../etc") and not is_hub_id("a/b/c")  # a path here
+    translator = load_translator("test-org/tiny-marian")
+    assert isinstance(translator, HFTranslator) and translator.name == "test-org/tiny-marian"
+    assert isinstance(translator.translate(SENTENCES[:1])[0].text, str)
+    with pytest.raises(CheckpointError, match="not in this machine's Hugging Face cache"):
+        load_translator("test-org/not-downloaded")
+    (hub_cache / "model.safetensors").unlink()
+    torch.save({}, hub_cache / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match="no safetensors weights; only pickled weights"):
+        load_translator("test-org/tiny-marian")
+
+
+def test_translate_page_lists_a_hub_model_by_its_id(hub_cache, monkeypatch):
+    from tests.helpers import answered_models, open_page, translate
+
+    monkeypatch.setenv("SEQ2SEQ_HF_MODELS", "test-org/tiny-marian")
+    at = open_page("views/translate.py")
+    assert "test-org/tiny-marian" in at.multiselect[0].options
+    at.multiselect[0].set_value(["gru-attn", "test-org/tiny-marian"])
+    translate(at, "The house is small.")
+    assert answered_models(at) == ["gru-attn", "test-org/tiny-marian"]
+    assert not at.error

@@ -60,10 +60,12 @@ chosen = st.multiselect("Models", names, default=shipped or names, format_func=p
                         help="The shipped models are chosen at first; your own trainings can be added here.")
 with st.expander("Add your own Hugging Face translation model"):
     st.markdown("Put a local `transformers` translation model directory (MarianMT and relatives: `config.json`, "
-                "`model.safetensors`, tokenizer files) into `hf-models/` on the server, or list directories in the "
-                "`SEQ2SEQ_HF_MODELS` environment variable, then reload this page. It is loaded offline; pickled "
-                "weights (`pytorch_model.bin`) are refused. `python -m engine export-hf checkpoints/transformer "
-                "hf-models/transformer` shows the way with one of ours.")
+                "`model.safetensors`, tokenizer files) into `hf-models/` on the server, or list directories or "
+                "Hugging Face Hub ids such as `Helsinki-NLP/opus-mt-en-de` in the `SEQ2SEQ_HF_MODELS` environment "
+                "variable (separated by `:`), then restart the server. A Hub id loads from the server's Hugging Face "
+                "cache, or is downloaded when the server reaches the internet. Weights load from safetensors only: "
+                "pickled weights (`pytorch_model.bin`) are refused. `python -m engine export-hf "
+                "checkpoints/transformer hf-models/transformer` shows the way with one of ours.")
 left, middle, right = st.columns(3)
 search = left.segmented_control("Decoding", ["greedy", "beam search"], default="greedy", key="decoding",
                                 bind=links.BIND)

@@ -1,7 +1,9 @@
-"""Hugging Face interop: translate with any local transformers seq2seq directory, and export our Transformer to one.
+"""Hugging Face interop: translate with any transformers seq2seq model, a local directory or a Hub id such as
+Helsinki-NLP/opus-mt-en-de, and export our Transformer to one.
 
-Loading is offline (local files only) and safetensors only, so a directory holding only pickled weights
-(pytorch_model.bin) is refused rather than unpickled.
+A directory loads from its own files only. A Hub id loads from this machine's Hugging Face cache, and from the Hub
+when the machine reaches it (not with HF_HUB_OFFLINE=1). Weights load from safetensors only: a model holding only
+pickled weights (pytorch_model.bin) is refused rather than unpickled.
 
 Our Transformer has scaled, tied embeddings, added position tables and ReLU feed-forwards. Post-norm (the shipped
 recipe) is transformers' Marian layout, and pre-norm with final layer norms is Pegasus's, so the export gives the
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -24,7 +27,13 @@ from engine.inference.decoding import max_lengths
 from engine.inference.translate import MAX_SOURCE_TOKENS, Translation, Translator
 from engine.models.checkpoint import CheckpointError, first_line, load_checkpoint
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub, even by accident
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")  # owner/name, as the Hub spells them
+
+
+def is_hub_id(source: str | Path) -> bool:
+    """'Helsinki-NLP/opus-mt-en-de': an owner/name that is not a path on this machine."""
+    text = str(source)
+    return bool(HUB_ID.fullmatch(text)) and not Path(text).exists() and ".." not in text
 
 
 def is_transformers_dir(path: Path) -> bool:
@@ -36,9 +45,11 @@ def is_transformers_dir(path: Path) -> bool:
     return isinstance(config, dict) and "model_type" in config and "format_version" not in config
 
 
-def load_translator(path: Path, device: str = "cpu"):
-    """An engine checkpoint's Translator, or an HFTranslator for a transformers directory."""
-    return HFTranslator.load(path, device) if is_transformers_dir(path) else Translator.load(path, device)
+def load_translator(source: str | Path, device: str = "cpu"):
+    """An engine checkpoint's Translator, or an HFTranslator for a transformers directory or a Hub id."""
+    if is_transformers_dir(Path(source)) or is_hub_id(source):
+        return HFTranslator.load(source, device)
+    return Translator.load(Path(source), device)
 
 
 class HFTranslator(Translator):
@@ -52,21 +63,26 @@ class HFTranslator(Translator):
         return True  # loaded with eager attention, which returns its weights
 
     @classmethod
-    def load(cls, path: Path, device: str = "cpu") -> HFTranslator:
+    def load(cls, source: str | Path, device: str = "cpu") -> HFTranslator:
+        """A transformers directory, or a Hub id (from the local Hugging Face cache, or downloaded)."""
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-        path = Path(path)
-        if not (path / "model.safetensors").is_file() and not list(path.glob("model-*.safetensors")):
-            raise CheckpointError(f"{path / 'model.safetensors'}: missing (pickled weights such as pytorch_model.bin "
-                                  "are refused)")
+        hub = is_hub_id(source)
+        if not hub:
+            path = Path(source)
+            if not (path / "model.safetensors").is_file() and not list(path.glob("model-*.safetensors")):
+                raise CheckpointError(f"{path / 'model.safetensors'}: missing (pickled weights such as "
+                                      "pytorch_model.bin are refused)")
+        where = dict(local_files_only=not hub or os.environ.get("HF_HUB_OFFLINE") == "1",
+                     cache_dir=os.environ.get("HF_HUB_CACHE") if hub else None)
         try:
-            model = AutoModelForSeq2SeqLM.from_pretrained(path, local_files_only=True, use_safetensors=True,
-                                                          attn_implementation="eager")
-            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            model = AutoModelForSeq2SeqLM.from_pretrained(source, use_safetensors=True, attn_implementation="eager",
+                                                          **where)
+            tokenizer = AutoTokenizer.from_pretrained(source, **where)
         except Exception as exc:  # transformers raises many kinds; the dashboard shows the message
-            raise CheckpointError(f"{path}: not a loadable transformers translation model ({first_line(exc)})") from exc
+            raise CheckpointError(loading_failure(str(source), exc, hub)) from exc
         meta = getattr(model.config, "arena", None) or {}
-        return cls(model.to(device), tokenizer, path.name, meta)
+        return cls(model.to(device), tokenizer, str(source) if hub else Path(source).name, meta)
 
     @torch.inference_mode()
     def _translate_batch(self, sentences, beam, length_penalty, max_len_ratio, with_attention):
@@ -99,6 +115,22 @@ class HFTranslator(Translator):
         """Cross-attention [layers, heads, batch, target, source] of a teacher-forced pass over the output."""
         out = self.model(**batch, decoder_input_ids=generated, output_attentions=True)
         return torch.stack(out.cross_attentions).transpose(1, 2).float().cpu().numpy()
+
+
+def loading_failure(source: str, exc: Exception, hub: bool) -> str:
+    """Why a transformers model did not load, in one sentence a visitor can act on."""
+    text = str(exc)
+    if "model.safetensors" in text or "pytorch_model.bin" in text:
+        return (f"{source}: no safetensors weights; only pickled weights (pytorch_model.bin), which are refused, or "
+                "none")
+    if "Unrecognized configuration class" in text or "Unrecognized model" in text:
+        return f"{source}: not a translation (sequence-to-sequence) model"
+    if hub and ("couldn't connect" in text or "offline" in text.lower()):
+        return (f"{source}: not in this machine's Hugging Face cache, and the Hub cannot be reached from here (no "
+                "network, or HF_HUB_OFFLINE=1)")
+    if hub and ("not a valid model identifier" in text or "Repository Not Found" in text or "404" in text):
+        return f"{source}: no such model on the Hugging Face Hub"
+    return f"{source}: not a loadable transformers translation model ({first_line(exc)})"
 
 
 # ---------------------------------------------------------------- export
