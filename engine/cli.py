@@ -131,7 +131,7 @@ def cmd_train_set(args) -> None:
     try:
         train_set(staging, cfg, presets, args.beam, args.length_penalty,
                   Path(args.runs_dir) if args.runs_dir else RUNS_DIR / "sets" / staging.name,
-                  command_line(), args.count, say=lambda line: print(line, flush=True))
+                  command_line(), args.count, say=lambda line: print(line, flush=True), first=tuple(args.first or ()))
     except KeyboardInterrupt:
         sys.exit("interrupted: the run is saved under runs/sets/; the same command continues it")
 
@@ -433,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("staging", help="staging folder, e.g. checkpoints/next")
     p.add_argument("--presets", nargs="*", choices=list(PRESETS), help=f"the set (default: {' '.join(SHIPPED)})")
     p.add_argument("--count", type=int, help="train at most this many models now (a piece of work)")
+    p.add_argument("--first", nargs="+", choices=list(PRESETS), metavar="PRESET",
+                   help="train these of the set's models before the others (a piece that fits the time left)")
     p.add_argument("--runs-dir", help="where the runs train (default: runs/sets/<staging folder's name>)")
     p.add_argument("--beam", type=int, help="beam size of the test evaluation (default: 5, or the set's)")
     p.add_argument("--length-penalty", type=float, help=f"length penalty of the test evaluation (default: "

@@ -88,20 +88,22 @@ def test_a_resumed_set_command_skips_the_staged_models_and_refuses_another_budge
     flags = ["--presets", "gru", "rnn-tanh", "--size", "tiny", "--mix", MIX, "--train-limit", "150",
              "--max-train-tokens", "3000", "--eval-every-tokens", "1000", "--vocab-size", "300", "--max-tokens",
              "300", "--beam", "1", "--runs-dir", str(runs)]
-    first = run("train-set", str(folder), *flags, "--count", "1").stdout
-    assert "staged gru" in first and "still to train: rnn-tanh" in first
-    weights = (folder / "gru" / "model.safetensors").read_bytes()
+    stranger = run("train-set", str(folder), *flags, "--first", "lstm", check=False)  # not a model of the set
+    assert stranger.returncode == 1 and "lstm is not in the set (gru, rnn-tanh)" in stranger.stderr
+    first = run("train-set", str(folder), *flags, "--count", "1", "--first", "rnn-tanh").stdout  # out of order
+    assert "staged rnn-tanh" in first and "still to train: gru" in first
+    weights = (folder / "rnn-tanh" / "model.safetensors").read_bytes()
 
     refused = run("train-set", str(folder), "--max-train-tokens", "6000", "--runs-dir", str(runs), check=False)
     assert refused.returncode == 1 and "budget (--max-train-tokens) 3000" in refused.stderr
     assert "Traceback" not in refused.stderr
 
     second = run("train-set", str(folder), "--runs-dir", str(runs)).stdout  # the set's own settings
-    assert "already staged in" in second and "gru" in second and "staged rnn-tanh" in second
+    assert "already staged in" in second and "rnn-tanh" in second and "staged gru" in second
     assert "2 of 2 models staged" in second
-    assert (folder / "gru" / "model.safetensors").read_bytes() == weights  # not trained again
+    assert (folder / "rnn-tanh" / "model.safetensors").read_bytes() == weights  # not trained again
     manifest = json.loads((folder / "SET.json").read_text())
     assert set(manifest["models"]) == {"gru", "rnn-tanh"} and manifest["settings"]["max_train_tokens"] == 3000
-    record = manifest["models"]["rnn-tanh"]
+    record = manifest["models"]["gru"]
     assert record["tokens_seen"] >= 3000 and record["threads"] == 1 and record["cpu"] and record["code_commit"]
-    assert json.loads((folder / "rnn-tanh" / "eval-bible-en-de.json").read_text())["sentences"] == 1000
+    assert json.loads((folder / "gru" / "eval-bible-en-de.json").read_text())["sentences"] == 1000

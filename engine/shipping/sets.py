@@ -121,8 +121,10 @@ def missing(staging: Path, manifest: dict) -> list[str]:
 
 
 def train_set(staging: Path, cfg: TrainConfig, presets: list[str], beam: int, length_penalty: float,
-              runs_dir: Path, command: str, count: int | None = None, say=print) -> list[str]:
-    """Train, export and score the set's models not yet staged (at most `count` of them); returns those staged."""
+              runs_dir: Path, command: str, count: int | None = None, say=print,
+              first: tuple[str, ...] = ()) -> list[str]:
+    """Train, export and score the set's models not yet staged (at most `count` of them, those in `first` before the
+    others: a piece that fits the time left); returns those staged."""
     from engine.evaluation.scoring import evaluate_checkpoint
     from engine.shipping.export import export_run
     from engine.training.trainer import Trainer
@@ -136,6 +138,10 @@ def train_set(staging: Path, cfg: TrainConfig, presets: list[str], beam: int, le
         atomic_write_json(staging / MANIFEST, manifest)
     check(manifest, planned)
     todo = missing(staging, manifest)
+    if strangers := [p for p in first if p not in manifest["presets"]]:
+        raise SetMismatch(f"{', '.join(strangers)} {'is' if len(strangers) == 1 else 'are'} not in the set "
+                          f"({', '.join(manifest['presets'])})")
+    todo = [p for p in first if p in todo] + [p for p in todo if p not in first]
     done = [p for p in manifest["presets"] if p not in todo]
     if done:
         say(f"already staged in {shown(staging)}: {', '.join(done)}")
