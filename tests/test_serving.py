@@ -156,5 +156,6 @@ def test_the_translate_page_waits_with_a_still_note_not_an_animated_spinner(monk
     monkeypatch.setattr(st, "spinner", no_spinner)
     monkeypatch.setattr(widgets, "waiting_note", recorded_note)
     at = translate(open_page("views/translate.py"), "The house is small.")
-    assert notes == [f"Translating with {len(answered_models(at))} models…"]
+    count = len(answered_models(at))
+    assert notes == [f"Loading {count} models…", f"Translating with {count} models…"]
     assert not any("Translating" in c.value for c in at.caption)  # gone once the answers are there
