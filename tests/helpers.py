@@ -8,9 +8,12 @@ from engine.models import PRESETS
 from engine.paths import ROOT
 
 
-def open_page(page: str) -> AppTest:
-    """The app at `page` (e.g. "views/quality.py"), rendered without an exception."""
+def open_page(page: str, query: dict | None = None) -> AppTest:
+    """The app at `page` (e.g. "views/quality.py"), rendered without an exception; opened from a link with `query`
+    when given."""
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
     at.run()
     if page != "views/translate.py":
         at.switch_page(page)

@@ -3,23 +3,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.models import bench_files, list_models
-from engine.paths import ROOT
-from tests.helpers import answered_models, plotly_titles
+from tests.helpers import answered_models, open_page, plotly_titles
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")]
 
 
 def opened(query: dict, page: str = "views/translate.py") -> AppTest:
     """The app opened from a link to `page` with `query`, as a fresh visitor."""
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    if page != "views/translate.py":
-        at.switch_page(page)
-        at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(page, query)
 
 
 def test_a_translate_link_opens_its_settings_and_translates_its_sentence():
