@@ -1,5 +1,6 @@
 """A shipped set trained in pieces: the manifest's refusals, a resumed `train-set`, and promotion as a whole."""
 import json
+import shutil
 import subprocess
 from dataclasses import replace
 
@@ -7,6 +8,7 @@ import pytest
 
 from engine.data.tokenizer import train_tokenizer
 from engine.models.recurrent import RecurrentSeq2Seq
+from engine.paths import CHECKPOINTS_DIR
 from engine.shipping import sets
 from engine.training.trainer import TrainConfig
 from tests.conftest import save_tiny_checkpoint
@@ -107,3 +109,17 @@ def test_a_resumed_set_command_skips_the_staged_models_and_refuses_another_budge
     record = manifest["models"]["gru"]
     assert record["tokens_seen"] >= 3000 and record["threads"] == 1 and record["cpu"] and record["code_commit"]
     assert json.loads((folder / "gru" / "eval-bible-en-de.json").read_text())["sentences"] == 1000
+
+    shutil.rmtree(folder / "gru")  # recorded in SET.json, but its files were never committed
+    lost = run("train-set", str(folder), "--runs-dir", str(runs), "--count", "0").stdout
+    assert "records gru, but the exported files are missing" in lost and "still to train: gru" in lost
+
+
+def test_every_model_the_staged_manifest_records_is_committed_beside_it():
+    """A staged model is its files, not its line in SET.json: a commit of the manifest alone loses the model."""
+    staging = CHECKPOINTS_DIR / "next"
+    manifest = sets.read_manifest(staging)
+    if manifest is None:
+        pytest.skip("no set is being staged")
+    lost = [p for p in manifest["models"] if not sets.is_staged(staging, manifest, p)]
+    assert not lost, f"checkpoints/next/SET.json records {lost} without their exported files"

@@ -145,6 +145,9 @@ def train_set(staging: Path, cfg: TrainConfig, presets: list[str], beam: int, le
     done = [p for p in manifest["presets"] if p not in todo]
     if done:
         say(f"already staged in {shown(staging)}: {', '.join(done)}")
+    if lost := [p for p in todo if p in manifest["models"]]:
+        say(f"{shown(staging / MANIFEST)} records {', '.join(lost)}, but the exported files are missing (never "
+            f"committed?): training {'it' if len(lost) == 1 else 'them'} again")
     for preset in todo[:count]:
         started = time.perf_counter()
         run_dir = runs_dir / preset
@@ -164,7 +167,7 @@ def train_set(staging: Path, cfg: TrainConfig, presets: list[str], beam: int, le
         manifest["models"][preset] = machine_record(state, trainer.device, started, command)
         atomic_write_json(staging / MANIFEST, manifest)
         say(f"staged {preset} in {shown(staging / preset)} ({manifest['models'][preset]['wall_minutes']} min); "
-            f"commit it now")
+            f"commit the model with its record now: git add {shown(staging / preset)} {shown(staging / MANIFEST)}")
     left = missing(staging, manifest)
     say(f"{len(manifest['presets']) - len(left)} of {len(manifest['presets'])} models staged"
         + (f"; still to train: {', '.join(left)}" if left else f"; promote with `python -m engine promote-set "
