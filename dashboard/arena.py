@@ -7,6 +7,7 @@ import streamlit as st
 from sacrebleu.metrics import CHRF
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from dashboard.i18n import N_
 from dashboard.translations import BATCHER
 from engine.arena import ratings
 from engine.arena.store import Arena, database_url, session_hash
@@ -37,7 +38,8 @@ def test_sentence(rng: random.Random) -> dict:
     corpus = rng.choice(["ding-en-de", "bible-en-de"])
     pairs = corpora.load_split(corpus, "test", "en-de")
     line = rng.randrange(len(pairs))
-    return {"sentence": pairs[line][0], "reference": pairs[line][1], "source": f"{corpus} test line {line + 1}"}
+    where = f"{corpus} test line {line + 1}"  # data: the battle's record of its sentence (also in the database)
+    return {"sentence": pairs[line][0], "reference": pairs[line][1], "source": where}
 
 
 def start_battle(store: Arena, translators: dict, sentence: str, source: str, reference: str | None) -> dict:
@@ -56,9 +58,14 @@ def sentence_chrf(hypothesis: str, reference: str) -> float:
     return round(CHRF().sentence_score(hypothesis, [reference]).score, 1)
 
 
-SPLITS = {"all sentences": lambda words: True,  # the leaderboard's choices: which votes it is fitted on
-          f"≤ {SHORT_WORDS} words": lambda words: words <= SHORT_WORDS,
-          f"more than {SHORT_WORDS} words": lambda words: words > SHORT_WORDS}
+VERDICT_WORDS = {"A is better": N_("A is better"), "B is better": N_("B is better"), "Tie": N_("Tie"),
+                 "Both bad": N_("Both bad")}  # engine.arena.store.VERDICTS, shown through t()
+SPLITS = {"all": lambda words: True,  # the leaderboard's choices: which votes it is fitted on
+          "short": lambda words: words <= SHORT_WORDS,
+          "long": lambda words: words > SHORT_WORDS}
+COLUMNS = [N_("rating"), N_("95 % interval"), N_("votes"), N_("wins"), N_("ties"), N_("losses"),
+           N_("rank by test chrF")]  # the leaderboard's column names, shown through widgets.table
+SPLIT_WORDS = {"all": N_("all sentences"), "short": N_("≤ {words} words"), "long": N_("more than {words} words")}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

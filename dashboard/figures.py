@@ -1,4 +1,5 @@
-"""Plotly figure builders: pure functions from data to figures (no streamlit), each with titled axes and units."""
+"""Plotly figure builders: pure functions from data to figures, each with titled axes and units, in the page's
+language."""
 from __future__ import annotations
 
 import html
@@ -6,6 +7,7 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.i18n import N_, t
 from dashboard.palette import COLORWAY, style
 from engine.inference.replay import steps_done
 
@@ -30,12 +32,13 @@ def attention_heatmap(weights: np.ndarray, source_tokens: list[str], target_toke
                       unit: str = "token") -> go.Figure:
     """weights [target, source]: how much each output token (or word: `unit`) looked at each input one."""
     fig = go.Figure(go.Heatmap(
-        z=weights, x=[f"{i}:{as_text(t)}" for i, t in enumerate(source_tokens)],
-        y=[f"{i}:{as_text(t)}" for i, t in enumerate(target_tokens)],
-        colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="weight"),
-        hovertemplate="output %{y}<br>input %{x}<br>attention %{z:.2f}<extra></extra>",
+        z=weights, x=[f"{i}:{as_text(token)}" for i, token in enumerate(source_tokens)],
+        y=[f"{i}:{as_text(token)}" for i, token in enumerate(target_tokens)],
+        colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title=t("weight")),
+        hovertemplate=t("output %{y}<br>input %{x}<br>attention %{z:.2f}") + "<extra></extra>",
     ))
-    fig.update_layout(title=title, xaxis_title=f"your sentence ({unit}s)", yaxis_title=f"written {unit}s (output)",
+    fig.update_layout(title=title, xaxis_title=t("your sentence ({unit}s)", unit=unit),
+                      yaxis_title=t("written {unit}s (output)", unit=unit),
                       yaxis_autorange="reversed", **{**LAYOUT, "margin": dict(l=100, r=20, t=50, b=100)})
     return fig
 
@@ -44,20 +47,20 @@ def win_rate_heatmap(matrix: list[list[float | None]], models: list[str]) -> go.
     """matrix[i][j]: the share of row model i's battles against column model j that i won."""
     names = [as_text(m) for m in models]
     fig = go.Figure(go.Heatmap(
-        z=matrix, x=names, y=names, colorscale="RdBu", zmin=0, zmax=1, colorbar=dict(title="won"),
+        z=matrix, x=names, y=names, colorscale="RdBu", zmin=0, zmax=1, colorbar=dict(title=t("won")),
         text=[["" if v is None else f"{v:.0%}" for v in row] for row in matrix], texttemplate="%{text}",
-        hovertemplate="%{y} against %{x}: won %{z:.0%} (ties count half)<extra></extra>",
+        hovertemplate=t("%{y} against %{x}: won %{z:.0%} (ties count half)") + "<extra></extra>",
     ))
-    fig.update_layout(title="Share of battles won, row model against column model", xaxis_title="against",
-                      yaxis_title="model", yaxis_autorange="reversed", **{**LAYOUT, "margin": dict(l=120, r=20, t=50,
+    fig.update_layout(title=t("Share of battles won, row model against column model"), xaxis_title=t("against"),
+                      yaxis_title=t("model"), yaxis_autorange="reversed", **{**LAYOUT, "margin": dict(l=120, r=20, t=50,
                                                                                                  b=100)})
     return fig
 
 
 def attention_rows(weights, source_tokens: list[str], target_tokens: list[str]) -> list[dict]:
     """The heatmap's numbers as table rows: one per output token, one column per numbered source token."""
-    return [{"output": t, **{f"{j}:{s}": round(float(w), 4) for j, (s, w) in enumerate(zip(source_tokens, row))}}
-            for t, row in zip(target_tokens, weights)]
+    return [{"output": out, **{f"{j}:{s}": round(float(w), 4) for j, (s, w) in enumerate(zip(source_tokens, row))}}
+            for out, row in zip(target_tokens, weights)]
 
 
 def lines(series: dict[str, tuple[list, list]], title: str, x_title: str, y_title: str, log_y: bool = False,
@@ -85,9 +88,9 @@ def grouped_series(rows: list[dict], group, x: str, y: str) -> dict[str, tuple[l
 
 
 def bars(names: list[str], values: list[float], title: str, y_title: str, text_format: str = ".1f",
-         x_title: str = "model") -> go.Figure:
+         x_title: str | None = None) -> go.Figure:
     """One bar per name (a model, by default), its value printed on top."""
-    fig = _figure(title, x_title, y_title)
+    fig = _figure(title, x_title or t("model"), y_title)
     fig.add_trace(go.Bar(x=[as_text(n) for n in names], y=values, text=[format(v, text_format) for v in values],
                          textposition="outside", marker_color=[(style(n) or (COLORWAY[0],))[0] for n in names],
                          hovertemplate=f"%{{x}}<br>{y_title}: %{{y:.4g}}<extra></extra>"))
@@ -122,19 +125,20 @@ def trailing_mean(values: list[float], window: int) -> list[float]:
     return [float(sums[i + 1] - sums[max(0, i + 1 - window)]) / min(i + 1, window) for i in range(len(values))]
 
 
-LABELS = {"loss": "training loss (nats/token)", "grad_norm": "gradient norm before clipping",
-          "valid_bleu": "validation BLEU (0-100)", "valid_chrf": "validation chrF (0-100)",
-          "valid_loss": "validation loss (nats/token)", "tokens_per_s": "training speed (tokens/s)",
-          "step": "optimizer step", "wall_seconds": "wall-clock time (s)", "train_seconds": "training time (s)",
-          "tokens_seen": "training tokens seen (source + target)", "train_minutes": "training time (minutes)"}
+LABELS = {"loss": N_("training loss (nats/token)"), "grad_norm": N_("gradient norm before clipping"),
+          "valid_bleu": N_("validation BLEU (0-100)"), "valid_chrf": N_("validation chrF (0-100)"),
+          "valid_loss": N_("validation loss (nats/token)"), "tokens_per_s": N_("training speed (tokens/s)"),
+          "step": N_("optimizer step"), "wall_seconds": N_("wall-clock time (s)"),
+          "train_seconds": N_("training time (s)"), "tokens_seen": N_("training tokens seen (source + target)"),
+          "train_minutes": N_("training time (minutes)")}
 
 
 def label(key: str) -> str:
     """Axis title of a metrics.jsonl key; per-corpus keys such as valid_chrf_bible-en-de name their corpus."""
     for base in ("valid_bleu", "valid_chrf"):
         if key.startswith(base + "_"):
-            return f"{LABELS[base]}, {key[len(base) + 1:]}"
-    return LABELS.get(key, key)
+            return f"{t(LABELS[base])}, {key[len(base) + 1:]}"
+    return t(LABELS[key]) if key in LABELS else key
 
 
 def metric_series(records: list[dict], y: str, x: str, kind: str = "eval") -> tuple[list, list]:
@@ -166,8 +170,8 @@ def by_length(rows_by_model: dict[str, list[dict]], metric: str, corpus: str) ->
     """One line per model: `metric` ("bleu" or "chrf") against source-length bucket (eval.json "by_length")."""
     series = {name: ([r["bucket"] for r in rows], [r[metric] for r in rows]) for name, rows in rows_by_model.items()}
     name = {"bleu": "BLEU", "chrf": "chrF"}[metric]
-    return lines(series, f"{name} by source length — {corpus} test", "source length (words)", f"{name} (0-100)",
-                 mode="lines+markers")
+    return lines(series, t("{metric} by source length — {corpus} test", metric=name, corpus=corpus),
+                 t("source length (words)"), f"{name} (0-100)", mode="lines+markers")
 
 
 def decode_race(timelines: dict, clock: str = "ms", frames: int = 40) -> go.Figure:
@@ -177,28 +181,28 @@ def decode_race(timelines: dict, clock: str = "ms", frames: int = 40) -> go.Figu
     waits for the one before)."""
     in_steps = clock == "steps"
     if in_steps:
-        end = max(t.total_steps for t in timelines.values())
+        end = max(tl.total_steps for tl in timelines.values())
         ticks = sorted({round(end * i / frames) for i in range(frames + 1)})
     else:
-        end = max(t.total_ms for t in timelines.values())
+        end = max(tl.total_ms for tl in timelines.values())
         ticks = [end * i / frames for i in range(frames + 1)]
-    rows = [(name, kind) for name in timelines for kind in ("reads", "writes")]
+    rows = [(name, kind) for name in timelines for kind in (N_("reads"), N_("writes"))]
     colours = {"reads": "#1f77b4", "writes": "#d62728"}
     label = (lambda at: str(at)) if in_steps else (lambda at: f"{at:.1f}")  # noqa: E731
 
-    def when(t, kind: str) -> list[float]:
+    def when(timeline, kind: str) -> list[float]:
         if in_steps:
-            return t.read_step if kind == "reads" else t.written_step
-        return t.read_at if kind == "reads" else t.written_at
+            return timeline.read_step if kind == "reads" else timeline.written_step
+        return timeline.read_at if kind == "reads" else timeline.written_at
 
     def traces(at: float) -> list[go.Scatter]:
         out = []
         for name, kind in rows:
-            t = timelines[name]
-            tokens = t.source_tokens if kind == "reads" else t.output_tokens
-            done = [moment <= at for moment in when(t, kind)]
+            timeline = timelines[name]
+            tokens = timeline.source_tokens if kind == "reads" else timeline.output_tokens
+            done = [moment <= at for moment in when(timeline, kind)]
             out.append(go.Scatter(
-                x=list(range(len(tokens))), y=[f"{as_text(name)} {kind}"] * len(tokens), mode="markers+text",
+                x=list(range(len(tokens))), y=[f"{as_text(name)} {t(kind)}"] * len(tokens), mode="markers+text",
                 text=[as_text(tok) for tok in tokens], textposition="top center", showlegend=False,
                 marker=dict(size=14, symbol="square", color=[colours[kind] if d else "#e5e5e5" for d in done]),
                 hovertemplate="%{text}<extra></extra>"))
@@ -206,25 +210,27 @@ def decode_race(timelines: dict, clock: str = "ms", frames: int = 40) -> go.Figu
 
     def caption(at: float) -> str:
         if in_steps:
-            return f"step {at}: " + "; ".join(
-                f"{as_text(n)} read {sum(s <= at for s in t.read_step)}/{len(t.source_tokens)}, wrote "
-                f"{sum(s <= at for s in t.written_step)}/{len(t.output_tokens)}" for n, t in timelines.items())
-        return f"{at:.1f} ms: " + "; ".join(f"{as_text(n)} {steps_done(t, at)} steps one after another"
-                                           for n, t in timelines.items())
+            return t("step {step}: ", step=at) + "; ".join(
+                t("{model} read {read}/{source}, wrote {wrote}/{output}", model=as_text(n),
+                  read=sum(s <= at for s in tl.read_step), source=len(tl.source_tokens),
+                  wrote=sum(s <= at for s in tl.written_step), output=len(tl.output_tokens))
+                for n, tl in timelines.items())
+        return t("{ms:.1f} ms: ", ms=at) + "; ".join(t("{model} {steps} steps one after another", model=as_text(n),
+                                                       steps=steps_done(tl, at)) for n, tl in timelines.items())
 
     fig = go.Figure(data=traces(0), frames=[go.Frame(data=traces(at), name=label(at), layout=dict(title=caption(at)))
                                             for at in ticks])
-    longest = max(max(len(t.source_tokens), len(t.output_tokens)) for t in timelines.values())
+    longest = max(max(len(tl.source_tokens), len(tl.output_tokens)) for tl in timelines.values())
     fig.update_layout(
-        title=caption(0), xaxis=dict(title="word position", range=[-1, longest]),
-        yaxis=dict(categoryorder="array", categoryarray=[f"{as_text(n)} {k}" for n, k in rows][::-1]),
+        title=caption(0), xaxis=dict(title=t("word position"), range=[-1, longest]),
+        yaxis=dict(categoryorder="array", categoryarray=[f"{as_text(n)} {t(k)}" for n, k in rows][::-1]),
         height=140 + 70 * len(rows), **{**LAYOUT, "margin": dict(l=160, r=20, t=60, b=50)},
         updatemenus=[dict(type="buttons", x=0, y=-0.25, xanchor="left", buttons=[
-            dict(label="Play", method="animate", args=[None, dict(frame=dict(duration=120, redraw=True),
+            dict(label=t("Play"), method="animate", args=[None, dict(frame=dict(duration=120, redraw=True),
                                                                   fromcurrent=True, transition=dict(duration=0))]),
-            dict(label="Pause", method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))])])],
-        sliders=[dict(x=0.15, len=0.85, y=-0.15, currentvalue=dict(prefix="clock: ", suffix=" steps" if in_steps
-                                                                  else " ms"),
+            dict(label=t("Pause"), method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))])])],
+        sliders=[dict(x=0.15, len=0.85, y=-0.15, currentvalue=dict(prefix=t("clock: "),
+                                                                  suffix=t(" steps") if in_steps else t(" ms")),
                       steps=[dict(label=label(at), method="animate",
                                   args=[[label(at)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
                              for at in ticks])])

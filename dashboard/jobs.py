@@ -11,7 +11,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dashboard.i18n import t
 from engine.evaluation.scoring import evaluate_checkpoint
+from engine.messages import Message
 from engine.paths import DASHBOARD_RUNS_DIR
 from engine.training.trainer import TrainConfig, Trainer
 
@@ -95,17 +97,17 @@ class JobManager:
     def start(self, name: str, config: TrainConfig) -> Job:
         """Start training `name` in the background; JobError (a message for the user) if refused."""
         if not NAME_PATTERN.fullmatch(name):
-            raise JobError("Names use lower-case letters, digits and dashes (at most 40), starting with a letter or "
-                           "digit.")
+            raise JobError(t("Names use lower-case letters, digits and dashes (at most 40), starting with a letter or "
+                             "digit."))
         run_dir = (self.runs_dir / name).resolve()
         if run_dir.parent != self.runs_dir.resolve():
-            raise JobError("That name is not allowed.")
+            raise JobError(t("That name is not allowed."))
         with self.lock:
             if len(self.running()) >= self.max_jobs:
-                raise JobError(f"The server is busy: {self.max_jobs} training(s) already running. Try again when one "
-                               "finishes.")
+                raise JobError(t("The server is busy: {count} training(s) already running. Try again when one "
+                                 "finishes.", count=self.max_jobs))
             if run_dir.exists() or (name in self.jobs and self.jobs[name].thread.is_alive()):
-                raise JobError(f"A model called {name!r} exists already; pick another name.")
+                raise JobError(t("A model called {name!r} exists already; pick another name.", name=name))
             self.make_room(extra=1)
             job = Job(name, config, run_dir)
             job.thread = threading.Thread(target=self._run, args=(job,), name=f"train-{name}", daemon=True)
@@ -118,9 +120,10 @@ class JobManager:
             job.status = "training"
             Trainer(job.config, job.run_dir, should_stop=job.stop.is_set).train()
             job.status = "evaluating"
-            result = evaluate_checkpoint(job.run_dir / "best", beam=1, limit=EVAL_SENTENCES,
-                                         command=f"training page (first {EVAL_SENTENCES} test sentences, greedy)")
-            job.status, job.message = "finished", f"test BLEU {result['bleu']} on {EVAL_SENTENCES} sentences"
+            how = f"training page (first {EVAL_SENTENCES} test sentences, greedy)"  # data: the eval file's command
+            result = evaluate_checkpoint(job.run_dir / "best", beam=1, limit=EVAL_SENTENCES, command=how)
+            job.status, job.message = "finished", Message("test BLEU {bleu} on {count} sentences", bleu=result["bleu"],
+                                                          count=EVAL_SENTENCES)
         except Exception as exc:  # shown on the page; the server keeps running
             job.status, job.message = "failed", f"{type(exc).__name__}: {exc}"
         with self.lock:

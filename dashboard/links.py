@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from dashboard.i18n import language, t
+
 BIND = "query-params"
-SHARED = ("runs", "hide")  # kept in every link: the visitor's linked trainings, the teacher's hidden controls
 
 
 def arrived() -> dict[str, list[str]]:
@@ -26,8 +27,8 @@ def refused(before: dict[str, list[str]], keys: list[str]) -> None:
     here (Streamlit dropped it from the URL, and the widget shows its default)."""
     dropped = [key for key in keys if key in before and key not in st.query_params]
     if dropped:
-        st.caption(f":material/link_off: This link's {', '.join(dropped)} could not be used here: "
-                   f"{'its default is' if len(dropped) == 1 else 'their defaults are'} shown instead.")
+        st.caption(":material/link_off: " + t("This link's {names} could not be used here: the default is shown "
+                                              "instead.", names=", ".join(dropped)))
 
 
 def hide_controls(keys: list[str]) -> None:
@@ -39,22 +40,25 @@ def hide_controls(keys: list[str]) -> None:
 
 
 def current_link() -> str | None:
-    """This view's address with every input it holds now (None outside a browser session)."""
+    """This view's address with every input it holds now, its language included (None outside a browser session)."""
     base = st.context.url
     if not base:
         return None
-    query = urlencode([(key, value) for key in st.query_params for value in st.query_params.get_all(key)])
+    pairs = [(key, value) for key in st.query_params for value in st.query_params.get_all(key)]
+    if "lang" not in st.query_params:
+        pairs.append(("lang", language()))
+    query = urlencode(pairs)
     return f"{base}?{query}" if query else base
 
 
 def copy_link(keys: list[str]) -> None:
     """The "Copy link" control: the view's address in a box with a copy button, and how to hide controls with it."""
-    with st.popover("Copy link", icon=":material/link:"):
+    with st.popover(t("Copy link"), icon=":material/link:"):
         link = current_link()
         if link is None:
-            st.caption("Open this page in a browser to get its link.")
+            st.caption(t("Open this page in a browser to get its link."))
             return
         st.code(link, language=None, wrap_lines=True)
-        st.caption("Anyone who opens this link sees this page with these settings. Teachers: add "
-                   f"`&hide=` and names from {', '.join(f'`{k}`' for k in keys)}, separated by commas, to hide those "
-                   "controls from the class.")
+        st.caption(t("Anyone who opens this link sees this page with these settings, in this language. Teachers: add "
+                     "`&hide=` and names from {names}, separated by commas, to hide those controls from the class.",
+                     names=", ".join(f"`{k}`" for k in keys)))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.i18n import t
 from dashboard.jobs import MAX_RUNS, MAX_RUNS_MB, NAME_PATTERN, evicted_names
 from engine.evaluation import int8_check
 from engine.inference.hf_interop import is_hub_id, is_transformers_dir
@@ -30,6 +31,7 @@ class ModelEntry:
     metrics: Path  # metrics.jsonl of its training run
     shipped: bool
     transformers: bool = False  # a local Hugging Face directory rather than an engine checkpoint
+    staged: bool = False  # a model of a next set, still being staged (not shipped yet)
 
 
 def list_models(runs: Iterable[str] = ()) -> list[ModelEntry]:
@@ -50,9 +52,10 @@ def staged_models() -> list[ModelEntry]:
     entries = []
     for manifest_path in sorted(CHECKPOINTS_DIR.glob(f"*/{sets.MANIFEST}")):
         manifest = read_json(manifest_path)
-        label = "next set" + ("" if set(manifest["models"]) == set(manifest["presets"]) else ", incomplete")
+        label = t("next set") if set(manifest["models"]) == set(manifest["presets"]) else t("next set, incomplete")
         folders = [manifest_path.parent / p for p in manifest["models"]]
-        entries += [ModelEntry(f"{f.name} ({label})", f, f / "metrics.jsonl", False)
+        entries += [ModelEntry(t("{name} ({label})", name=f.name, label=label), f, f / "metrics.jsonl", False,
+                               staged=True)
                     for f in folders if (f / "config.json").is_file()]
     return entries
 
@@ -78,10 +81,12 @@ def missing_runs_notice(names: list[str]) -> str | None:
     made_room = [n for n in gone if n in evicted]
     parts = []
     if made_room:
-        parts.append(f"{', '.join(made_room)} {'was' if len(made_room) == 1 else 'were'} removed to make room: this "
-                     f"server keeps the {MAX_RUNS} newest browser-trained models ({MAX_RUNS_MB:g} MB at most).")
+        removed = t("{names} was removed to make room: ", names=made_room[0]) if len(made_room) == 1 else \
+            t("{names} were removed to make room: ", names=", ".join(made_room))
+        parts.append(removed + t("this server keeps the {count} newest browser-trained models ({megabytes:g} MB at "
+                                 "most).", count=MAX_RUNS, megabytes=MAX_RUNS_MB))
     if unknown := [n for n in gone if n not in evicted]:
-        parts.append(f"There is no model called {', '.join(unknown)} on this server.")
+        parts.append(t("There is no model called {names} on this server.", names=", ".join(unknown)))
     return " ".join(parts)
 
 

@@ -1,8 +1,11 @@
 """One colour per model on every page, readable by colour-blind readers: the Okabe–Ito palette, cool colours for
-recurrent models and warm ones for attention-only models (no streamlit)."""
+recurrent models and warm ones for attention-only models."""
 from __future__ import annotations
 
-from dashboard.names import PRESETS_IN_WORDS
+import re
+
+from dashboard.i18n import t
+from dashboard.names import PRESETS_IN_WORDS, plain_name
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency
 SKY_BLUE, BLUE, GREEN = "#56B4E9", "#0072B2", "#009E73"  # recurrent
@@ -19,16 +22,18 @@ NO_ATTENTION = {"rnn-tanh", "lstm", "gru"}  # presets whose decoder sees one sum
 # the names the pages use for probes that are not presets (the Lab's gradient experiments)
 PROBES = {"Plain RNN": "rnn-tanh", "ReLU RNN": "rnn-relu-attn", "rnn-relu": "rnn-relu-attn", "LSTM": "lstm",
           "GRU": "gru", "Transformer": "transformer"}
-BY_PLAIN_NAME = {plain: preset for preset, (plain, _) in PRESETS_IN_WORDS.items()}
 
 
 def preset_of(name: str) -> str | None:
     """The preset a chart's series stands for: "gru-attn", "GRU + attention", "gru-attn (next set, incomplete)",
-    "LSTM, forget bias 1" (-> lstm); None for anything else (a visitor's run)."""
-    for candidate in (name, name.split(" (")[0], name.split(", ")[0]):
+    "LSTM, forget bias 1" (-> lstm), in either language; None for anything else (a visitor's run)."""
+    by_name = {plain: preset for preset, (plain, _) in PRESETS_IN_WORDS.items()} | \
+              {plain_name(preset): preset for preset in PRESETS_IN_WORDS} | PROBES | \
+              {t(probe): preset for probe, preset in PROBES.items()}
+    for candidate in (name, re.split(r" \(|（", name)[0], re.split(r", |，", name)[0]):
         if candidate in PRESETS_IN_WORDS:
             return candidate
-        if found := BY_PLAIN_NAME.get(candidate) or PROBES.get(candidate):
+        if found := by_name.get(candidate):
             return found
     return None
 

@@ -6,6 +6,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 
+from dashboard.i18n import N_, t
 from engine.experiments.toy import FAMILIES, ToyModel, ToyRace, ToyTask
 from engine.paths import RESULTS_DIR
 
@@ -37,6 +38,23 @@ class BackgroundRace:
         return not self.done.is_set()
 
 
+COLUMNS = [N_("input"), N_("expected")]  # the examples table's column names, shown through widgets.table
+TRANSFORMER_NAMES = {"sinusoidal": N_("transformer"), "learned": N_("transformer (learned positions)"),
+                     "none": N_("transformer (no positions)")}
+
+
+def label_of(model: ToyModel) -> str:
+    """A contestant's name in the page's language, as ToyModel.label says it in English ("gru + attention, no
+    clipping")."""
+    if model.family == "transformer":
+        name = t(TRANSFORMER_NAMES[model.positional])
+    else:
+        name = model.family + (t(" + attention") if model.attention else "")
+    extras = [t("forget bias {bias:g}", bias=model.forget_bias) if model.family == "lstm" and model.forget_bias else "",
+              "" if model.clip else t("no clipping"), "SGD" if model.optimizer == "sgd" else ""]
+    return ", ".join([name, *filter(None, extras)])
+
+
 def contestant_rows(models: tuple[ToyModel, ...]) -> list[dict]:
     """Contestants as editable table rows."""
     return [{column: getattr(m, column) for column in CONTESTANT_COLUMNS} for m in models]
@@ -49,22 +67,22 @@ def contestants_from_rows(rows: list[dict]) -> list[ToyModel]:
         values = {k: row.get(k) for k in CONTESTANT_COLUMNS if row.get(k) is not None and row.get(k) == row.get(k)}
         try:
             if values.get("family") not in FAMILIES:  # an empty cell would silently become the default family
-                raise ValueError(f"pick a family ({', '.join(FAMILIES)})")
+                raise ValueError(t("pick a family ({families})", families=", ".join(FAMILIES)))
             models.append(ToyModel(**{k: COLUMN_TYPES.get(k, str)(v) for k, v in values.items()}))
         except (TypeError, ValueError) as exc:
-            raise PlaygroundError(f"Model {number}: {exc}.") from None
+            raise PlaygroundError(t("Model {number}: {why}.", number=number, why=t(exc.args[0]))) from None
     if not 1 <= len(models) <= 4:
-        raise PlaygroundError("Race one to four models.")
+        raise PlaygroundError(t("Race one to four models."))
     return models
 
 
 def start(task: ToyTask, models: list[ToyModel], seconds: float, seed: int) -> BackgroundRace:
     """Start a race in a background thread; PlaygroundError if the server is busy or the request is out of range."""
     if not 1 <= seconds <= MAX_SECONDS:
-        raise PlaygroundError(f"Train each model for 1 to {MAX_SECONDS} seconds.")
+        raise PlaygroundError(t("Train each model for 1 to {seconds} seconds.", seconds=MAX_SECONDS))
     if not _slots.acquire(blocking=False):
-        raise PlaygroundError(f"The server is running {MAX_RACES} playground races for other visitors. Try again in "
-                              "a minute.")
+        raise PlaygroundError(t("The server is running {count} playground races for other visitors. Try again in a "
+                                "minute.", count=MAX_RACES))
     try:
         background = BackgroundRace(ToyRace(task, models, seed), seconds)
     except Exception:
@@ -95,8 +113,9 @@ def preset_check_sentence(checks: dict | None, name: str) -> str | None:
         return None
     shown = [r for r in runs if r["shown_at_end"]]
     firsts = sorted(r["first_shown_after_s"] for r in runs if r["first_shown_after_s"] is not None)
-    when = f", first visible after {firsts[0]:g} to {firsts[-1]:g} s" if firsts else ""
+    when = t(", first visible after {first:g} to {last:g} s", first=firsts[0], last=firsts[-1]) if firsts else ""
     machine = checks.get("machine", {})
-    return (f"Checked on {machine.get('cpu', 'an unnamed machine')} ({machine.get('threads', '?')} threads): the "
-            f"effect showed in {len(shown)} of {len(runs)} runs with different seeds{when} "
-            f"(`{PRESET_CHECKS.relative_to(PRESET_CHECKS.parents[1])}`, made by `{checks.get('command', '')}`).")
+    return t("Checked on {cpu} ({threads} threads): the effect showed in {shown} of {runs} runs with different "
+             "seeds{when} (`{file}`, made by `{command}`).", cpu=machine.get("cpu", t("an unnamed machine")),
+             threads=machine.get("threads", "?"), shown=len(shown), runs=len(runs), when=when,
+             file=PRESET_CHECKS.relative_to(PRESET_CHECKS.parents[1]), command=checks.get("command", ""))

@@ -1,12 +1,19 @@
-"""Data shaping for the Quality page: score tables, the race's story, the gallery (pure functions, no streamlit)."""
+"""Data shaping for the Quality page: score tables, the race's story, the gallery (pure functions, in the page's
+language)."""
 from __future__ import annotations
 
 import random
 
 from sacrebleu.metrics import CHRF
 
-TEST_SETS = {"ding-en-de": "everyday sentences (ding-en-de, about 8 words)",
-             "bible-en-de": "long Bible verses (bible-en-de, about 25 words)"}
+from dashboard.i18n import N_, language, millions, t
+
+TEST_SETS = {"ding-en-de": N_("everyday sentences (ding-en-de, about 8 words)"),
+             "bible-en-de": N_("long Bible verses (bible-en-de, about 25 words)")}
+
+# the tables' column names, which widgets.table shows translated (the CSV keeps these English keys)
+COLUMNS = [N_("model"), N_("test perplexity"), N_("parameters (M)"), N_("training minutes"), N_("beam"),
+           N_("sentences"), N_("source"), N_("reference"), N_("mean chrF")]
 
 
 def score_rows(evals: dict[str, dict]) -> list[dict]:
@@ -24,11 +31,12 @@ def score_rows(evals: dict[str, dict]) -> list[dict]:
 def verdict(rows: list[dict], focus: str = "transformer") -> str:
     """One plain sentence: who translates best, and where the focus model stands."""
     best = rows[0]
-    text = f"**{best['model']}** translates best here (chrF {best['chrF']:.1f})."
+    text = t("**{model}** translates best here (chrF {score:.1f}).", model=best["model"], score=best["chrF"])
     ranks = {r["model"]: i for i, r in enumerate(rows)}
     if focus in ranks and focus != best["model"]:
         gap = best["chrF"] - rows[ranks[focus]]["chrF"]
-        text += f" The {focus} comes {ordinal(ranks[focus] + 1)} of {len(rows)}, {gap:.1f} chrF behind."
+        text += t(" The {model} comes {place} of {count}, {gap:.1f} chrF behind.", model=focus,
+                  place=ordinal(ranks[focus] + 1), count=len(rows), gap=gap)
     return text
 
 
@@ -37,26 +45,30 @@ def set_story(summary: dict | None) -> str:
     if not summary:
         return ""
     if summary["budget_tokens"]:
-        budget = (f"Every model here learned from the same amount of text: **{summary['budget_tokens'] / 1e6:g} "
-                  f"million training tokens** (word pieces) each")
+        budget = t("Every model here learned from the same amount of text: **{tokens} training tokens** (word "
+                   "pieces) each", tokens=millions(summary["budget_tokens"], 0))
     else:
-        budget = "The models here were trained on different budgets"
-    source = f"`{summary['source']}`" if summary["source"] else "each model's config.json"
-    return (f"{budget}, on {' and '.join(summary['machines'])} ({summary['train_minutes']:g} training minutes for "
-            f"all {summary['models']}). From {source}.")
+        budget = t("The models here were trained on different budgets")
+    source = f"`{summary['source']}`" if summary["source"] else t("each model's config.json")
+    return t("{budget}, on {machines} ({minutes:g} training minutes for all {count}). From {source}.", budget=budget,
+             machines=t(" and ").join(summary["machines"]), minutes=summary["train_minutes"],
+             count=summary["models"], source=source)
 
 
 def ordinal(n: int) -> str:
-    """1 -> '1st', 2 -> '2nd', 11 -> '11th'."""
+    """1 -> '1st', 2 -> '2nd', 11 -> '11th' (in Chinese 第 2)."""
+    if language() == "zh":
+        return f"第 {n} "
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def race_story(leaders: list[tuple[float, str]], unit: str) -> str:
     """The learning-curve race in one sentence, from `figures.race_leaders`."""
     if len(leaders) == 1:
-        return f"**{leaders[0][1]}** leads from start to finish."
-    return (f"**{leaders[0][1]}** leads first" + "".join(f", **{name}** takes the lead at {point:,.0f} {unit}"
-                                                         for point, name in leaders[1:]) + ".")
+        return t("**{model}** leads from start to finish.", model=leaders[0][1])
+    return t("**{model}** leads first", model=leaders[0][1]) + "".join(
+        t(", **{model}** takes the lead at {point:,.0f} {unit}", model=name, point=point, unit=t(unit))
+        for point, name in leaders[1:]) + t(".")
 
 
 def sentence_chrf(hypotheses: list[list[str]], references: list[str]) -> list[float]:

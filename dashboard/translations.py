@@ -5,6 +5,7 @@ import random
 
 import numpy as np
 
+from dashboard.i18n import N_, millions, t
 from dashboard.names import plain_name
 from engine.data import corpora
 from engine.experiments.lab import shuffle_words
@@ -56,18 +57,21 @@ def translate_everything(translators: dict, inputs: dict[str, str], beam: int) -
 def attention_view(attention: np.ndarray, layer="average", head="average") -> tuple[np.ndarray, str]:
     """attention [layers, heads, T, S] -> ([T, S] for one layer/head or their average, a label saying which)."""
     if attention.shape[0] * attention.shape[1] == 1:
-        return attention[0, 0], "its only attention"
+        return attention[0, 0], t("its only attention")
     chosen = attention if layer == "average" else attention[layer - 1 : layer]  # [L', heads, T, S]
     matrix = chosen.mean(0)  # [heads, T, S]
     matrix = matrix.mean(0) if head == "average" else matrix[head - 1]  # [T, S]
-    return matrix, "average of all layers and heads" if layer == head == "average" else f"layer {layer}, head {head}"
+    if layer == head == "average":
+        return matrix, t("average of all layers and heads")
+    return matrix, t("layer {layer}, head {head}", layer=t(layer) if layer == "average" else layer,
+                     head=t(head) if head == "average" else head)
 
 
 WORD_START = "\u2581"  # ▁: the tokenizers' mark for a piece that starts a new word
-GROUPS = {True: "Recurrent: they read one word after another",
-          False: "Transformers: they read all words at once",
-          None: "Other models"}
-OWN = "Your models and added ones"
+GROUPS = {True: N_("Recurrent: they read one word after another"),  # shown through t()
+          False: N_("Transformers: they read all words at once"),
+          None: N_("Other models")}
+OWN = N_("Your models and added ones")
 
 
 def grouped(names: list[str], recurrent: dict[str, bool | None], presets: dict[str, str | None],
@@ -87,7 +91,7 @@ def card_title(name: str, preset: str | None) -> str:
     """A shipped model by its plain name ("GRU + attention"); a visitor's own run by its name and architecture."""
     if preset is None or name == preset:
         return plain_name(name)
-    return f"{name} ({plain_name(preset)})"
+    return t("{name} ({architecture})", name=name, architecture=plain_name(preset))
 
 
 def expectations(metas: list[dict]) -> str | None:
@@ -101,15 +105,16 @@ def expectations(metas: list[dict]) -> str | None:
         low, high = min(values), max(values)
         return fmt(low) if fmt(low) == fmt(high) else f"{fmt(low)}–{fmt(high)}"
 
-    parameters = span([m["parameters"] / 1e6 for m in known], lambda v: f"{v:.1f}")
+    parameters = span([m["parameters"] for m in known], millions)
     minutes = span([m["train_minutes"] for m in known], lambda v: f"{v:.0f}")
-    tokens = span([m.get("tokens_seen", 0) / 1e6 for m in known], lambda v: f"{v:.0f}")
+    tokens = span([m.get("tokens_seen", 0) for m in known], lambda v: millions(v, 0))
     pairs = span([m["train_pairs"] for m in known], lambda v: f"{v:,}")
     threads = span([m.get("threads", 1) for m in known], str)
-    return (f"What to expect: these are small models ({parameters} million parameters), each trained here for "
-            f"{minutes} minutes on {threads} CPU threads, reading {tokens} million tokens drawn from {pairs} sentence "
-            "pairs (everyday phrases, dictionary entries and Bible verses). Mistakes are normal: compare the models "
-            "with each other, not with a commercial translator.")
+    return t("What to expect: these are small models ({parameters} parameters), each trained here for {minutes} "
+             "minutes on {threads} CPU threads, reading {tokens} tokens drawn from {pairs} sentence pairs (everyday "
+             "phrases, dictionary entries and Bible verses). Mistakes are normal: compare the models with each other, "
+             "not with a commercial translator.", parameters=parameters, minutes=minutes, threads=threads,
+             tokens=tokens, pairs=pairs)
 
 
 def whole_words(matrix: np.ndarray, source: list[str], output: list[str]) -> tuple[np.ndarray, list[str], list[str]]:

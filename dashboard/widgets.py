@@ -7,11 +7,34 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from dashboard.i18n import t
+from engine.inference.translate import InputError, chinese_share, prepare_input
+
+CHINESE = 0.3  # the share of Chinese characters among the letters above which text counts as Chinese
+
 
 def intro(title: str, text: str) -> None:
     """A page's title and its opening paragraph."""
     st.title(title)
     st.markdown(text)
+
+
+def read_sentence(text: str) -> str | None:
+    """The visitor's text made ready for the models (prepare_input), or None with a message saying why not: nothing
+    to translate, or a sentence in Chinese, which models of English and German cannot read."""
+    try:
+        sentence, notice = prepare_input(text)
+    except InputError as exc:
+        st.info(t(exc.message))
+        return None
+    if chinese_share(sentence) >= CHINESE:
+        st.info(t("This sentence is written in Chinese. The models here learned English and German only and have "
+                  "never seen Chinese characters, so what they wrote would not be a translation. Type the sentence in "
+                  "English (or in German for the German → English direction)."))
+        return None
+    if notice:
+        st.warning(t(notice))
+    return sentence
 
 
 @contextmanager
@@ -45,8 +68,14 @@ def chart(fig, rows: list[dict], filename: str, key: str, caption: str) -> None:
                "displaylogo": False}
     st.plotly_chart(fig, width="stretch", key=f"chart-{key}", config=picture, alt=caption)
     st.caption(caption)
-    st.download_button("Download data (CSV)", to_csv(rows), file_name=filename, mime="text/csv", key=f"csv-{key}",
-                       disabled=not rows, help="The picture: the camera icon at the chart's top right saves a PNG.")
+    st.download_button(t("Download data (CSV)"), to_csv(rows), file_name=filename, mime="text/csv", key=f"csv-{key}",
+                       disabled=not rows, help=t("The picture: the camera icon at the chart's top right saves a PNG."))
+
+
+def table(rows: list[dict]) -> None:
+    """Rows as a table whose column names are in the page's language (the CSV download keeps the English keys)."""
+    st.dataframe([{t(column): value for column, value in row.items()} for row in rows], hide_index=True,
+                 width="stretch")
 
 
 def source_note(text: str) -> None:

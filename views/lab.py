@@ -1,31 +1,35 @@
 import streamlit as st
 
 from dashboard import lab, links
+from dashboard.i18n import N_, names_of, t
 from dashboard.widgets import intro
 
-intro("Lab", """
+intro(t("Lab"), t("""
 Four experiments you can run here, live on this server: do gradients vanish in recurrent networks (and what
 helps), does a Transformer without positional encodings lose word order, how far does each model's attention
 reach, and do longer sentences cost RNNs more time? Most finish in seconds; one trains four small models first
 and takes about a minute (its button says so).
-""")
+"""))
 
 link = links.arrived()
 LINKED = ["experiment", "grad-trained-steps", "grad-length", "grad-init", "pe-sentence", "pe-how", "pe-reordered",
           "influence-models", "influence-sentence", "influence-count"]
 links.hide_controls(LINKED)
 links.copy_link(LINKED)
-tab_gradients, tab_positions, tab_influence, tab_parallel = st.tabs(
-    ["Vanishing gradients", "Positional encoding", "Influence vs distance", "Parallelism"], key="experiment",
-    bind=links.BIND)
+TABS = [N_("Vanishing gradients"), N_("Positional encoding"), N_("Influence vs distance"), N_("Parallelism")]
+labels = [t(tab) for tab in TABS]  # a link's tab (?experiment=Positional+encoding) opens in either language
+if (asked := st.query_params.get("experiment")) and asked not in labels:
+    if chosen := next((label for tab, label in zip(TABS, labels) if asked in names_of(tab)), None):
+        st.query_params["experiment"] = chosen
+tab_gradients, tab_positions, tab_influence, tab_parallel = st.tabs(labels, key="experiment", bind=links.BIND)
 with tab_gradients:
     lab.gradient_after_training()
     lab.gradient_flow()
     lab.clipping()
 with tab_positions:
-    st.markdown("Without positional encodings a Transformer's encoder sees a **bag of words**: put the same words in "
-                "another order and its internal states are the same states, moved. With them, order changes "
-                "everything.")
+    st.markdown(t("Without positional encodings a Transformer's encoder sees a **bag of words**: put the same words "
+                  "in another order and its internal states are the same states, moved. With them, order changes "
+                  "everything."))
     lab.word_order()
 with tab_influence:
     lab.influence_by_distance(lab.influence())

@@ -19,6 +19,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from engine.messages import Message
+
 SCHEMA_VERSION = 2
 VERDICTS = ("A is better", "B is better", "Tie", "Both bad")
 BATTLE_LIFETIME_S = 3600
@@ -135,24 +137,24 @@ class Arena:
         with self.engine.begin() as db:
             battle = db.execute(sa.select(battles).where(battles.c.id == battle_id)).mappings().first()
             if battle is None:
-                raise VoteRefused("this battle was not issued by this server")
+                raise VoteRefused(Message("this battle was not issued by this server"))
             if battle["session"] != session:
-                raise VoteRefused("this battle belongs to another visitor")
+                raise VoteRefused(Message("this battle belongs to another visitor"))
             if now - battle["issued_at"] > BATTLE_LIFETIME_S:
-                raise VoteRefused("this battle has expired: start a new one")
+                raise VoteRefused(Message("this battle has expired: start a new one"))
             if db.execute(sa.select(votes.c.battle_id).where(votes.c.battle_id == battle_id)).first():
-                raise VoteRefused("you already voted on this battle")
+                raise VoteRefused(Message("you already voted on this battle"))
             recent = db.execute(sa.select(sa.func.count()).select_from(votes).where(
                 votes.c.session == session, votes.c.voted_at > now - 60)).scalar()
             if recent >= self.votes_per_minute:
-                raise VoteRefused(f"at most {self.votes_per_minute} votes a minute: wait a moment")
+                raise VoteRefused(Message("at most {count} votes a minute: wait a moment", count=self.votes_per_minute))
             row = {k: battle[k] for k in ("sentence", "source", "model_a", "model_b", "output_a", "output_b",
                                           "decoding")}
             try:
                 db.execute(votes.insert().values(battle_id=battle_id, voted_at=now, session=session,
                                                  words=len(battle["sentence"].split()), verdict=verdict, **row))
             except IntegrityError:  # a double click raced this one: the first vote counts
-                raise VoteRefused("you already voted on this battle") from None
+                raise VoteRefused(Message("you already voted on this battle")) from None
         return dict(battle)
 
     def votes(self) -> list[dict]:
@@ -185,8 +187,8 @@ class Arena:
                 return action()
             except OperationalError as exc:
                 if attempt == attempts - 1:
-                    raise ArenaUnavailable("the vote database is busy or unreachable; nothing was recorded, "
-                                           "please try again") from exc
+                    raise ArenaUnavailable(Message("the vote database is busy or unreachable; nothing was recorded, "
+                                               "please try again")) from exc
                 time.sleep(0.05 * 2 ** attempt * (0.5 + secrets.randbelow(1000) / 1000))
 
     def close(self) -> None:

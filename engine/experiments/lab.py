@@ -129,28 +129,6 @@ def gradient_after_training(length: int = 30, steps: int = 600, seed: int = 0,
     return result
 
 
-def memory_verdict(trained: dict[str, dict]) -> str:
-    """What `gradient_after_training` showed, in plain words: who learned the task and where the gradient reached."""
-    parts = []
-    for label, r in trained.items():
-        first, last = r["gradient"][0], r["gradient"][-1]
-        reach = "not measurable" if not last > 0 else times(first / last)
-        parts.append(f"**{label}**: {r['accuracy']:.0%} of held-out answers right; the gradient at position 0 is "
-                     f"{reach} the one at the last position")
-    return ". ".join(parts) + "."
-
-
-def times(ratio: float) -> str:
-    """A ratio in words a class can read: 7.3 -> "7.3 times", 0.0004 -> "1/2,500 of", 0 -> "none of"."""
-    if ratio >= 1:
-        return f"{ratio:.2g} times"
-    if ratio <= 0:
-        return "none of"
-    inverse = 1 / ratio
-    digits = max(0, len(str(int(inverse))) - 2)  # two significant digits
-    return f"1/{round(inverse, -digits):,.0f} of"
-
-
 def clipping_run(clip_norm: float, steps: int = 60, lr: float = 0.1, seed: int = 0, length: int = 30,
                  weight_scale: float = 2.0) -> list[dict]:
     """Train a tiny ReLU RNN whose recurrent weights were scaled x2 (an exploding start), with or without

@@ -23,6 +23,7 @@ from engine.data.batching import collate
 from engine.data.tokenizer import EOS_ID
 from engine.evaluation.metrics import sequence_loss
 from engine.inference.decoding import greedy_decode
+from engine.messages import Message
 from engine.models import build_model, model_spec
 from engine.training.trainer import learning_rate
 
@@ -39,11 +40,11 @@ MONTHS = list(calendar.month_name)[1:]
 ORDINALS = [ordinal(d) for d in range(1, 32)]
 DATE_SYMBOLS = MONTHS + ORDINALS + [","] + [str(d) for d in range(10)] + ["-"]
 TASKS = {
-    "copy": "write the letters again, in the same order",
-    "reverse": "write the letters backwards",
-    "sort": "write the letters in alphabetical order",
-    "remember": "write the first two letters of a long sequence (memory across a distance)",
-    "dates": "rewrite a date such as 'March 3rd, 2021' as '2021-03-03'",
+    "copy": Message("write the letters again, in the same order"),
+    "reverse": Message("write the letters backwards"),
+    "sort": Message("write the letters in alphabetical order"),
+    "remember": Message("write the first two letters of a long sequence (memory across a distance)"),
+    "dates": Message("rewrite a date such as 'March 3rd, 2021' as '2021-03-03'"),
 }
 FAMILIES = ("rnn-tanh", "rnn-relu", "lstm", "gru", "transformer")
 POSITIONALS = ("sinusoidal", "learned", "none")
@@ -155,19 +156,19 @@ class ToyModel:
 
     def __post_init__(self):
         if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {self.family!r}")
+            raise ValueError(Message("family must be one of {families}", families=", ".join(FAMILIES)))
         if self.positional not in POSITIONALS:
-            raise ValueError(f"positional must be one of {', '.join(POSITIONALS)}")
+            raise ValueError(Message("positional must be one of {choices}", choices=", ".join(POSITIONALS)))
         if not (8 <= self.width <= 256 and self.width % 4 == 0 and 1 <= self.layers <= 4):
-            raise ValueError("width must be a multiple of 4 between 8 and 256, layers 1 to 4")
+            raise ValueError(Message("width must be a multiple of 4 between 8 and 256, layers 1 to 4"))
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+            raise ValueError(Message("optimizer must be one of {choices}", choices=", ".join(OPTIMIZERS)))
         if not 1e-5 <= self.lr <= 1.0:
-            raise ValueError("learning rate must be between 0.00001 and 1")
+            raise ValueError(Message("learning rate must be between 0.00001 and 1"))
         if not 0.1 <= self.init_scale <= 4.0:
-            raise ValueError("the recurrent weight scale must be between 0.1 and 4")
+            raise ValueError(Message("the recurrent weight scale must be between 0.1 and 4"))
         if not -5 <= self.forget_bias <= 5:
-            raise ValueError("the forget bias must be between -5 and 5")
+            raise ValueError(Message("the forget bias must be between -5 and 5"))
 
     @property
     def label(self) -> str:
@@ -350,47 +351,53 @@ class Preset:
         better, worse, metric, margin = self.expect
         if metric == "test_loss":  # lower is better
             shown = finals[better][metric] <= finals[worse][metric] - margin
-            return shown, (f"held-out loss (lower is better) {finals[better][metric]:.2f} for "
-                           f"{self.models[better].label}, {finals[worse][metric]:.2f} for {self.models[worse].label}")
+            return shown, Message("held-out loss (lower is better) {better:.2f} for {better_model}, {worse:.2f} for "
+                                  "{worse_model}", better=finals[better][metric], worse=finals[worse][metric],
+                                  better_model=self.models[better].label, worse_model=self.models[worse].label)
         shown = finals[better][metric] >= finals[worse][metric] + margin
-        return shown, (f"{self.models[better].label}: {finals[better][metric]:.0%} of sequences entirely right, "
-                       f"{self.models[worse].label}: {finals[worse][metric]:.0%}")
+        return shown, Message("{better_model}: {better:.0%} of sequences entirely right, {worse_model}: {worse:.0%}",
+                              better=finals[better][metric], worse=finals[worse][metric],
+                              better_model=self.models[better].label, worse_model=self.models[worse].label)
 
 
-PRESETS = {
+PRESETS = {  # title, claim and what to look for are Messages: the dashboard shows them in the visitor's language
     "word-order": Preset(
-        "No positions: a bag of words", "A Transformer without positional encodings cannot tell word order.",
-        "Both Transformers see the same letters; only one knows where each stands. The one without positions "
-        "cannot learn to reverse.",
+        Message("No positions: a bag of words"),
+        Message("A Transformer without positional encodings cannot tell word order."),
+        Message("Both Transformers see the same letters; only one knows where each stands. The one without positions "
+                "cannot learn to reverse."),
         ToyTask("reverse", 8, 10), (ToyModel("transformer"), ToyModel("transformer", positional="none")),
         seconds=20, steps=300, expect=(0, 1, "accuracy", 0.5)),
     "order-free": Preset(
-        "Sorting needs no positions", "When order does not matter, positions are not needed.",
-        "Sorting only depends on which letters are there, not where: here the Transformer without positions "
-        "learns as well as the one with them. Compare with the word-order preset.",
+        Message("Sorting needs no positions"), Message("When order does not matter, positions are not needed."),
+        Message("Sorting only depends on which letters are there, not where: here the Transformer without positions "
+                "learns as well as the one with them. Compare with the word-order preset."),
         ToyTask("sort", 8, 10), (ToyModel("transformer"), ToyModel("transformer", positional="none")),
         seconds=20, steps=400),
     "bottleneck": Preset(
-        "The fixed-size bottleneck", "Without attention, a recurrent model squeezes the whole input into one vector.",
-        "The GRU without attention must carry all 30 letters in one state vector; with attention it looks back at "
-        "each letter. Watch accuracy by length: without attention it falls as sequences grow.",
+        Message("The fixed-size bottleneck"),
+        Message("Without attention, a recurrent model squeezes the whole input into one vector."),
+        Message("The GRU without attention must carry all 30 letters in one state vector; with attention it looks "
+                "back at each letter. Watch accuracy by length: without attention it falls as sequences grow."),
         ToyTask("copy", 30, 10), (ToyModel("gru", attention=False), ToyModel("gru")), seconds=25, steps=400,
         expect=(1, 0, "accuracy", 0.4)),
     "vanishing": Preset(
-        "Vanishing gradients", "A plain tanh RNN cannot learn across long distances; gated cells can.",
-        "The first two letters must survive 20 to 40 steps. The gated GRU learns it; the plain tanh RNN's gradient "
-        "fades over the distance and it stays at chance. On this CPU the LSTM (forget-gate bias 0) needs far longer "
-        "than 20 seconds: try it with a forget bias of 1, or 60 seconds.",
+        Message("Vanishing gradients"),
+        Message("A plain tanh RNN cannot learn across long distances; gated cells can."),
+        Message("The first two letters must survive 20 to 40 steps. The gated GRU learns it; the plain tanh RNN's "
+                "gradient fades over the distance and it stays at chance. On this CPU the LSTM (forget-gate bias 0) "
+                "needs far longer than 20 seconds: try it with a forget bias of 1, or 60 seconds."),
         ToyTask("remember", 40, 8),
         (ToyModel("rnn-tanh", attention=False), ToyModel("lstm", attention=False), ToyModel("gru", attention=False)),
         seconds=20, steps=600, expect=(2, 0, "accuracy", 0.4)),
     "exploding": Preset(
-        "Exploding gradients and clipping", "Gradients that grow through time wreck training unless clipped.",
-        "Both ReLU RNNs start with recurrent weights twice too large, so signals grow at every step, and train with "
-        "plain SGD. Without clipping, the first huge gradients take one giant step that kills the network's units: "
-        "its held-out loss stays flat at chance. With clipping, gradients just as large (the chart shows them "
-        "before clipping) only take a bounded step, and its loss keeps falling. (Neither gets many answers "
-        "entirely right within a minute: watch the loss.)",
+        Message("Exploding gradients and clipping"),
+        Message("Gradients that grow through time wreck training unless clipped."),
+        Message("Both ReLU RNNs start with recurrent weights twice too large, so signals grow at every step, and "
+                "train with plain SGD. Without clipping, the first huge gradients take one giant step that kills the "
+                "network's units: its held-out loss stays flat at chance. With clipping, gradients just as large (the "
+                "chart shows them before clipping) only take a bounded step, and its loss keeps falling. (Neither "
+                "gets many answers entirely right within a minute: watch the loss.)"),
         ToyTask("remember", 20, 8),
         tuple(ToyModel("rnn-relu", attention=False, lr=0.1, optimizer="sgd", init_scale=2.0, clip=clip)
               for clip in (False, True)),

@@ -12,6 +12,7 @@ import torch
 from engine.data.batching import pad_batch
 from engine.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, decode, encode
 from engine.inference.decoding import beam_search, greedy_decode
+from engine.messages import Message
 from engine.models import Seq2Seq
 from engine.models.checkpoint import load_checkpoint
 
@@ -22,10 +23,14 @@ DROPPED = {"Cc", "Cf", "Cs", "Co", "Cn"}  # control, format, surrogate, private-
 
 
 class InputError(ValueError):
-    """User text that cannot be translated; the message is meant for the user."""
+    """User text that cannot be translated; the message (an engine.messages.Message) is meant for the user."""
+
+    def __init__(self, message: Message):
+        super().__init__(message)
+        self.message = message
 
 
-def prepare_input(text: str) -> tuple[str, str | None]:
+def prepare_input(text: str) -> tuple[str, Message | None]:
     """Printable single-spaced text and a notice when something was removed or cut. Raises InputError if nothing
     is left.
 
@@ -33,20 +38,29 @@ def prepare_input(text: str) -> tuple[str, str | None]:
     private-use and unassigned characters are dropped; text past MAX_INPUT_CHARS is cut.
     """
     if not isinstance(text, str):
-        raise InputError("Type a sentence to translate.")
+        raise InputError(Message("Type a sentence to translate."))
     breaks = "\t\n\r\v\f\x1c\x1d\x1e\x1f\x85"
     spaced = "".join(" " if unicodedata.category(ch) in SPACES or ch in breaks else ch for ch in text)
     kept = "".join(ch for ch in spaced if unicodedata.category(ch) not in DROPPED)
     removed = len(kept) != len(spaced)
     cleaned = " ".join(kept.split())
-    notice = "Invisible or control characters were removed." if removed else None
+    notice = Message("Invisible or control characters were removed.") if removed else None
     if len(cleaned) > MAX_INPUT_CHARS:
-        notice = f"Your text has {len(cleaned):,} characters; only the first {MAX_INPUT_CHARS:,} were translated."
+        notice = Message("Your text has {count:,} characters; only the first {kept:,} were translated.",
+                         count=len(cleaned), kept=MAX_INPUT_CHARS)
         cleaned = cleaned[:MAX_INPUT_CHARS].rstrip()
     if not cleaned:
-        why = " Only invisible or control characters were given." if removed else ""
-        raise InputError("Type a sentence to translate." + why)
+        raise InputError(Message("Type a sentence to translate. Only invisible or control characters were given.")
+                         if removed else Message("Type a sentence to translate."))
     return cleaned, notice
+
+
+def chinese_share(text: str) -> float:
+    """The share of the text's letters that are Chinese characters (CJK ideographs): the models here read only
+    English and German, so text mostly in Chinese gets a message instead of a translation."""
+    letters = [ch for ch in text if ch.isalpha()]
+    han = sum(unicodedata.name(ch, "").startswith("CJK ") for ch in letters)
+    return han / len(letters) if letters else 0.0
 
 
 def clip_source(ids: list[int]) -> list[int]:
