@@ -6,7 +6,8 @@ holds its Chinese. `{name}` placeholders are filled after translation, so each l
 `python -m pytest tests/test_i18n.py` fails on a string missing from the catalog and on a literal left outside `t()`.
 
 The language comes from the link (`?lang=zh`), else the browser's language, else English; the sidebar switch
-changes it, and every copied link carries it.
+changes it, and every copied link carries it. Bound widgets keep their option labels in the address, so a link's
+values are in its language; a link without `?lang=` (written before the switch existed) opens in English.
 """
 from __future__ import annotations
 
@@ -35,11 +36,6 @@ def catalog(language: str) -> dict[str, str]:
         return {m.id: m.string for m in read_po(po) if m.id and m.string}
 
 
-def names_of(text: str) -> set[str]:
-    """`text` in every language (to recognise a link's value written in another language)."""
-    return {text} | {catalog(code).get(text, text) for code in LANGUAGES}
-
-
 def browser_language() -> str:
     """The visitor's browser language if we have it, else English."""
     locale = (st.context.locale or "").lower()
@@ -66,8 +62,8 @@ def t(text: str, **values) -> str:
 def language_switch() -> str:
     """The sidebar's language control; a link's `?lang=` sets it, and the choice goes back into the address (so every
     copied link carries it). Returns the language of this run."""
-    if "lang" not in st.session_state:
-        st.session_state["lang"] = browser_language()
+    if "lang" not in st.session_state:  # a link without ?lang= predates the switch: its values are English labels
+        st.session_state["lang"] = "en" if len(st.query_params) else browser_language()
     asked = st.query_params.get("lang")
     if asked in LANGUAGES and asked != st.session_state.get("lang-in-link"):  # a link (or an edited address) wins
         st.session_state["lang"] = asked

@@ -212,7 +212,7 @@ over the sentence. Then, over many test sentences: how much influence reaches wo
     shipped = [e for e in list_models() if e.shipped]
     defaults = [e.name for e in shipped if e.name in ("gru", "gru-attn", "transformer")]
     picked = st.multiselect(t("Models"), [e.name for e in shipped], default=defaults, key="influence-models",
-                            bind=links.BIND, format_func=plain_name)
+                            bind=links.BIND)
     sentence = st.text_input(t("Sentence"), INFLUENCE_SENTENCE, key="influence-sentence", bind=links.BIND)
     if st.button(t("Measure influence"), key="run-influence") and (text := read_sentence(sentence)):
         translators, errors = load_translators([e for e in shipped if e.name in picked])

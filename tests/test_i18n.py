@@ -158,3 +158,28 @@ def test_every_page_renders_in_chinese(page):
     assert re.search(r"[\u4e00-\u9fff]", title), f"{page}: title {title!r} is not Chinese"
     shown = " ".join(m.value for m in list(at.markdown) + list(at.caption) + list(at.subheader))
     assert len(re.findall(r"[\u4e00-\u9fff]", shown)) > 20, f"{page}: hardly any Chinese on the page"
+
+
+@pytest.mark.slow
+def test_a_sentence_typed_in_chinese_gets_a_message_not_a_translation_in_either_language():
+    from tests.helpers import card_titles, open_page, translate
+
+    for language, says in (("en", "This sentence is written in Chinese"), ("zh", "这句话是中文")):
+        at = translate(open_page("views/translate.py", {"lang": language}), "今天天气很好。")
+        assert any(i.value.startswith(says) for i in at.info), language
+        assert card_titles(at) == [] and not at.text, language
+    translate(at, "The weather is nice today.")  # an English sentence still translates (AppTest formats the bound
+    assert len(card_titles(at)) >= 2 and at.text  # model list in English, so in Chinese it keeps the alike names)
+
+
+@pytest.mark.slow
+def test_the_language_switch_translates_the_page_and_keeps_the_sentence():
+    from tests.helpers import open_page
+
+    at = open_page("views/translate.py")
+    assert at.title[0].value == "Translate" and at.query_params["lang"] == "en"
+    at.text_area[0].input("The house is small.")
+    at.sidebar.segmented_control(key="lang").set_value("zh")
+    at.run()
+    assert at.title[0].value == "翻译" and at.query_params["lang"] == "zh"
+    assert at.text_area[0].value == "The house is small." and at.text_area[0].label == "句子"

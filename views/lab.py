@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import lab, links
-from dashboard.i18n import N_, names_of, t
+from dashboard.i18n import N_, t
 from dashboard.widgets import intro
 
 intro(t("Lab"), t("""
@@ -17,11 +17,8 @@ LINKED = ["experiment", "grad-trained-steps", "grad-length", "grad-init", "pe-se
 links.hide_controls(LINKED)
 links.copy_link(LINKED)
 TABS = [N_("Vanishing gradients"), N_("Positional encoding"), N_("Influence vs distance"), N_("Parallelism")]
-labels = [t(tab) for tab in TABS]  # a link's tab (?experiment=Positional+encoding) opens in either language
-if (asked := st.query_params.get("experiment")) and asked not in labels:
-    if chosen := next((label for tab, label in zip(TABS, labels) if asked in names_of(tab)), None):
-        st.query_params["experiment"] = chosen
-tab_gradients, tab_positions, tab_influence, tab_parallel = st.tabs(labels, key="experiment", bind=links.BIND)
+tab_gradients, tab_positions, tab_influence, tab_parallel = st.tabs([t(tab) for tab in TABS], key="experiment",
+                                                                    bind=links.BIND)
 with tab_gradients:
     lab.gradient_after_training()
     lab.gradient_flow()

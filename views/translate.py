@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard import figures, links, translations
-from dashboard.i18n import t
+from dashboard.i18n import millions, t
 from dashboard.models import (
     int8_offered,
     is_recurrent,
@@ -132,8 +132,8 @@ for label, source in inputs.items():
                 st.text(result.text or t("(empty output)"))
                 what = what_it_is(presets.get(name))
                 st.caption((f"{what}. " if what and label == "original" else "")
-                           + t("`{name}` · {ms:.0f} ms · {tokens} tokens · {millions:.1f}M parameters", name=name,
-                               ms=result.ms, tokens=len(result.tokens), millions=parameters[name] / 1e6)
+                           + t("`{name}` · {ms:.0f} ms · {tokens} tokens · {parameters} parameters", name=name,
+                               ms=result.ms, tokens=len(result.tokens), parameters=millions(parameters[name]))
                            + (" · " + t("int8 output layer") if name in output.get("int8", ()) else ""))
                 if result.truncated:
                     st.caption(":material/content_cut: " + t("only the first {count} subwords of the input were "
