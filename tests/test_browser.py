@@ -322,3 +322,41 @@ def test_the_first_visit_to_a_fresh_server_shows_its_title_while_the_libraries_l
         no_exception(page)
     (ARTIFACTS / "first-visit-seconds.json").write_text(
         f'{{"to_title": {to_title:.2f}, "to_first_translation": {to_translation:.2f}}}\n')
+
+
+ZH_PAGES = [("", "翻译"), ("story", "为什么 Transformer 取代了循环神经网络"), ("arena", "竞技场"),
+            ("playground", "游乐场"), ("quality", "翻译质量"), ("speed", "速度与扩展"), ("training", "训练"),
+            ("lab", "实验室")]
+
+
+@pytest.mark.parametrize("path,heading", ZH_PAGES)
+def test_every_page_reads_in_chinese(server, page, path, heading):
+    """?lang=zh: the page's title and text in Chinese, its screenshot in test-artifacts/zh-<page>.png."""
+    page.goto(f"{server}/{path}?lang=zh")
+    expect(page.get_by_role("heading", name=heading).first).to_be_visible()
+    expect(page.get_by_text("简体中文").first).to_be_visible()  # the sidebar's language switch
+    page.wait_for_timeout(1500)
+    no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / f"zh-{path or 'translate'}.png"), full_page=True)
+
+
+def test_a_chinese_browser_gets_the_chinese_page_and_translates_english(server):
+    """No ?lang=: the browser's language decides; the models still translate English, and say so for Chinese."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN").new_page()
+        page.set_default_timeout(120_000)
+        page.goto(server)
+        expect(page.get_by_role("heading", name="翻译").first).to_be_visible()
+        page.get_by_label("句子", exact=True).fill("今天天气很好。")
+        page.locator('[data-testid="stBaseButton-primary"]').click()
+        expect(page.get_by_text("这句话是中文").first).to_be_visible()
+        page.get_by_label("句子", exact=True).fill("The weather is nice today.")
+        page.locator('[data-testid="stBaseButton-primary"]').click()
+        expect(page.locator('[data-testid="stText"]')).to_have_count(len(list_models()))
+        expect(page.get_by_text("循环神经网络：一个词接一个词地读")).to_be_visible()
+        page.wait_for_timeout(1500)
+        no_exception(page)
+        page.screenshot(path=str(ARTIFACTS / "zh-translate-cards.png"), full_page=True)
+        assert "lang=zh" in page.url  # the choice is part of the address, so of every copied link
+        browser.close()
