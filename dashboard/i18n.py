@@ -73,9 +73,9 @@ def language_switch() -> str:
     return chosen
 
 
-def millions(count: float, digits: int = 1) -> str:
-    """A large count as the page's language says it: "12.3 million" in English, "1230万" in Chinese, which counts in
-    万 (ten thousand) and 亿 (a hundred million)."""
+def millions(count: float, digits: int | None = 1) -> str:
+    """A large count as the page's language says it: "12.3 million" in English (`digits` after the point, or as few
+    as needed with None), "1230万" in Chinese, which counts in 万 (ten thousand) and 亿 (a hundred million)."""
     if language() == "zh":
-        return f"{count / 1e8:.{digits}f}亿" if count >= 1e8 else f"{count / 1e4:,.0f}万"
-    return f"{count / 1e6:.{digits}f} million"
+        return f"{count / 1e8:.{digits or 1}f}亿" if count >= 1e8 else f"{count / 1e4:.0f}万"
+    return f"{count / 1e6:g} million" if digits is None else f"{count / 1e6:.{digits}f} million"

@@ -46,7 +46,7 @@ def set_story(summary: dict | None) -> str:
         return ""
     if summary["budget_tokens"]:
         budget = t("Every model here learned from the same amount of text: **{tokens} training tokens** (word "
-                   "pieces) each", tokens=millions(summary["budget_tokens"], 0))
+                   "pieces) each", tokens=millions(summary["budget_tokens"], None))
     else:
         budget = t("The models here were trained on different budgets")
     source = f"`{summary['source']}`" if summary["source"] else t("each model's config.json")

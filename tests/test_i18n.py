@@ -61,6 +61,25 @@ def test_the_chinese_uses_the_terms_chinese_ml_writing_uses():
         assert term in everything, term
 
 
+def test_t_translates_fills_placeholders_and_translates_engine_messages(monkeypatch):
+    from dashboard import i18n
+    from engine.messages import Message
+
+    assert i18n.t("Loading {count} models…", count=7) == "Loading 7 models…"  # English: outside a page
+    monkeypatch.setattr(i18n, "language", lambda: "zh")
+    assert i18n.t("Translate") == "翻译"
+    assert i18n.t("Loading {count} models…", count=7) == "正在加载 7 个模型……"
+    message = Message("Your text has {count:,} characters; only the first {kept:,} were translated.", count=2345,
+                      kept=2000)
+    assert message == "Your text has 2,345 characters; only the first 2,000 were translated."  # the CLI's text
+    assert i18n.t(message) == "您的文本共有 2,345 个字符，只翻译了前 2,000 个。"
+    assert i18n.t("a sentence no catalog has") == "a sentence no catalog has"  # falls back to English
+    assert (i18n.millions(12_000_000, None), i18n.millions(4_980_000), i18n.millions(3e8)) == ("1200万", "498万",
+                                                                                                  "3.0亿")
+    monkeypatch.setattr(i18n, "language", lambda: "en")
+    assert (i18n.millions(12_000_000, None), i18n.millions(4_980_000)) == ("12 million", "5.0 million")
+
+
 # A literal is user-visible when it is prose (two words of letters), or any words given to Streamlit as a label or
 # help. Not shown, so not judged: docstrings, keys and ids, dictionary keys, comparisons, CSS/HTML scaffolding, code
 # spans (commands, file names), icons and addresses, and a line that says why with a "# data:" comment (an option's
