@@ -51,7 +51,7 @@ def set_story(summary: dict | None) -> str:
         budget = t("The models here were trained on different budgets")
     source = f"`{summary['source']}`" if summary["source"] else t("each model's config.json")
     return t("{budget}, on {machines} ({minutes:g} training minutes for all {count}). From {source}.", budget=budget,
-             machines=t(" and ").join(summary["machines"]), minutes=summary["train_minutes"],
+             machines=t(" and ").join(t(m) for m in summary["machines"]), minutes=summary["train_minutes"],
              count=summary["models"], source=source)
 
 

@@ -340,12 +340,11 @@ def test_every_page_reads_in_chinese(server, page, path, heading):
     page.screenshot(path=str(ARTIFACTS / f"zh-{path or 'translate'}.png"), full_page=True)
 
 
-def test_a_chinese_browser_gets_the_chinese_page_and_translates_english(server):
+def test_a_chinese_browser_gets_the_chinese_page_and_translates_english(server, page):
     """No ?lang=: the browser's language decides; the models still translate English, and say so for Chinese."""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN").new_page()
-        page.set_default_timeout(120_000)
+    fresh = page.context.browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    try:
+        page = fresh.new_page()
         page.goto(server)
         expect(page.get_by_role("heading", name="翻译").first).to_be_visible()
         page.get_by_label("句子", exact=True).fill("今天天气很好。")
@@ -359,4 +358,5 @@ def test_a_chinese_browser_gets_the_chinese_page_and_translates_english(server):
         no_exception(page)
         page.screenshot(path=str(ARTIFACTS / "zh-translate-cards.png"), full_page=True)
         assert "lang=zh" in page.url  # the choice is part of the address, so of every copied link
-        browser.close()
+    finally:
+        fresh.close()

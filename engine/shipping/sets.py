@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.data.mix import parse_mix
+from engine.messages import Message
 from engine.models import model_spec
 from engine.models.checkpoint import atomic_write_json, read_json
 from engine.paths import ROOT, shown
@@ -284,12 +285,13 @@ def summary(checkpoints: Path) -> dict | None:
             "source": None}
 
 
-def machine_words(m: dict) -> str:
+def machine_words(m: dict) -> Message:
     """'AMD EPYC 9R14 (2 cores), 2 threads, torch 2.13.0+cpu', or the GPU's name."""
     if m.get("device", "cpu") != "cpu":
-        where = m["device"]
-    elif m.get("cpu"):
-        where = f"{m['cpu']} ({m['cores']} cores)"
-    else:
-        where = "a CPU (its model was not recorded)"
-    return f"{where}, {m.get('threads')} threads, torch {m.get('torch')}"
+        return Message("{device}, {threads} threads, torch {torch}", device=m["device"], threads=m.get("threads"),
+                       torch=m.get("torch"))
+    if m.get("cpu"):
+        return Message("{cpu} ({cores} cores), {threads} threads, torch {torch}", cpu=m["cpu"], cores=m["cores"],
+                       threads=m.get("threads"), torch=m.get("torch"))
+    return Message("a CPU (its model was not recorded), {threads} threads, torch {torch}", threads=m.get("threads"),
+                   torch=m.get("torch"))
