@@ -174,9 +174,13 @@ def by_length(rows_by_model: dict[str, list[dict]], metric: str, corpus: str) ->
                  t("source length (words)"), f"{name} (0-100)", mode="lines+markers")
 
 
-def decode_race(timelines: dict, clock: str = "ms", frames: int = 40) -> go.Figure:
+RACE_FRAMES = 40  # the decode race's clock ticks, start and end included: RACE_FRAMES + 1 at most
+
+
+def decode_race(timelines: dict, clock: str = "ms", frames: int = RACE_FRAMES, shown: float = 0.0) -> go.Figure:
     """An animation on one shared clock: per model, a row of source words lighting up as they are read and a row of
-    output words appearing as they are written, with a play button and a slider to scrub. `timelines` maps a model
+    output words appearing as they are written, with a play button and a slider to scrub; it opens at the moment
+    `shown` (0 = the start, 1 = the end). `timelines` maps a model
     name to an `engine.inference.replay.Timeline`; `clock` is "ms" (measured time) or "steps" (one tick per step that
     waits for the one before)."""
     in_steps = clock == "steps"
@@ -218,18 +222,19 @@ def decode_race(timelines: dict, clock: str = "ms", frames: int = 40) -> go.Figu
         return t("{ms:.1f} ms: ", ms=at) + "; ".join(t("{model} {steps} steps one after another", model=as_text(n),
                                                        steps=steps_done(tl, at)) for n, tl in timelines.items())
 
-    fig = go.Figure(data=traces(0), frames=[go.Frame(data=traces(at), name=label(at), layout=dict(title=caption(at)))
-                                            for at in ticks])
+    start = round(shown * (len(ticks) - 1))
+    fig = go.Figure(data=traces(ticks[start]),
+                    frames=[go.Frame(data=traces(at), name=label(at), layout=dict(title=caption(at))) for at in ticks])
     longest = max(max(len(tl.source_tokens), len(tl.output_tokens)) for tl in timelines.values())
     fig.update_layout(
-        title=caption(0), xaxis=dict(title=t("word position"), range=[-1, longest]),
+        title=caption(ticks[start]), xaxis=dict(title=t("word position"), range=[-1, longest]),
         yaxis=dict(categoryorder="array", categoryarray=[f"{as_text(n)} {t(k)}" for n, k in rows][::-1]),
         height=140 + 70 * len(rows), **{**LAYOUT, "margin": dict(l=160, r=20, t=60, b=50)},
         updatemenus=[dict(type="buttons", x=0, y=-0.25, xanchor="left", buttons=[
             dict(label=t("Play"), method="animate", args=[None, dict(frame=dict(duration=120, redraw=True),
                                                                   fromcurrent=True, transition=dict(duration=0))]),
             dict(label=t("Pause"), method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))])])],
-        sliders=[dict(x=0.15, len=0.85, y=-0.15, currentvalue=dict(prefix=t("clock: "),
+        sliders=[dict(x=0.15, len=0.85, y=-0.15, active=start, currentvalue=dict(prefix=t("clock: "),
                                                                   suffix=t(" steps") if in_steps else t(" ms")),
                       steps=[dict(label=label(at), method="animate",
                                   args=[[label(at)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])

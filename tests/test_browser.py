@@ -136,12 +136,15 @@ def test_arena_votes_survive_a_server_restart(page, tmp_path):
     with streamlit_server(env) as (url, _):
         page.goto(f"{url}/arena")
         expect(page.get_by_role("heading", name="Arena").first).to_be_visible()
-        for verdict in ("A is better", "B is better", "Tie"):
-            page.get_by_label("Sentence", exact=True).fill("The house is small.")
-            page.get_by_role("button", name="Start battle").click()
-            page.get_by_role("button", name=verdict, exact=True).click()
+        for verdict in ("A is better", "B is better", "Tie"):  # from the keyboard: type, then Enter on each button
+            page.get_by_label("Sentence", exact=True).focus()
+            page.keyboard.press("Control+A")
+            page.keyboard.type("The house is small.")
+            page.keyboard.press("Control+Enter")
+            press(page, page.get_by_role("button", name="Start battle"))
+            press(page, page.get_by_role("button", name=verdict, exact=True))
             expect(page.get_by_text("Your vote:")).to_be_visible()
-            page.get_by_role("button", name="Next battle").click()
+            press(page, page.get_by_role("button", name="Next battle"))
             expect(page.get_by_text("Your vote:")).to_have_count(0)
         expect(page.get_by_text("After 3 votes")).to_be_visible()
         no_exception(page)
@@ -154,6 +157,35 @@ def test_arena_votes_survive_a_server_restart(page, tmp_path):
         page.screenshot(path=str(ARTIFACTS / "arena.png"), full_page=True)
 
 
+def press(page, control) -> None:
+    """Reach a control from the keyboard and press Enter on it (no mouse)."""
+    control.focus()
+    expect(control).to_be_focused()
+    page.keyboard.press("Enter")
+
+
+def test_translate_and_the_decode_race_work_from_the_keyboard(server, page):
+    page.goto(server)
+    page.get_by_label("Sentence", exact=True).focus()
+    page.keyboard.type("We are going to the station.")
+    page.keyboard.press("Control+Enter")
+    press(page, page.locator('[data-testid="stBaseButton-primary"]'))  # Translate
+    expect(page.locator('[data-testid="stText"]')).to_have_count(len(list_models()))
+    press(page, page.get_by_role("button", name="Replay the race"))
+    clock = page.locator('.st-key-race-moment input[type="range"]')
+    expect(clock).to_be_attached()
+    race = page.locator(".js-plotly-plot").last
+    expect(race).to_be_visible()
+    assert plotly_title(page, -1).startswith("step 0:")
+    clock.focus()
+    for _ in range(20):  # halfway through the race with the arrow keys
+        page.keyboard.press("ArrowRight")
+    expect(page.locator('.st-key-race-moment [data-testid="stSliderThumbValue"]')).to_have_text("20")
+    page.wait_for_timeout(1500)
+    assert not plotly_title(page, -1).startswith("step 0:")  # the chart moved with the clock
+    no_exception(page)
+
+
 def plotly_data(page, index: int) -> list[dict]:
     """The traces of the page's `index`-th plotly chart, as the browser drew them."""
     return page.evaluate(f"[...document.querySelectorAll('.js-plotly-plot')][{index}].data.map("
@@ -162,7 +194,7 @@ def plotly_data(page, index: int) -> list[dict]:
 
 def plotly_title(page, index: int) -> str:
     """The chart's title without the bold tags streamlit's theme wraps it in."""
-    title = page.evaluate(f"[...document.querySelectorAll('.js-plotly-plot')][{index}].layout.title.text")
+    title = page.evaluate(f"[...document.querySelectorAll('.js-plotly-plot')].at({index}).layout.title.text")
     return title.replace("<b>", "").replace("</b>", "")
 
 

@@ -212,11 +212,13 @@ clock = c3.segmented_control(t("Clock"), ["steps", "ms"], default="steps", key="
 links.refused(link, LINKED[7:])
 if st.button(t("Replay the race"), icon=":material/replay:", key="race"):
     translators, _ = load_translators([by_name[n] for n in dict.fromkeys(pair)])
-    st.session_state.race_timelines = {n: replay.decode_timeline(t, inputs["original"]) for n, t in translators.items()}
+    st.session_state.race_timelines = {n: replay.decode_timeline(tr, inputs["original"]) for n, tr in translators.items()}
 timelines = st.session_state.get("race_timelines")
 if timelines:
-    st.plotly_chart(figures.decode_race({title[n]: t for n, t in timelines.items()}, clock or "steps"),
-                    width="stretch", key="race-chart")
+    # the chart's Play button takes a mouse; this slider steps the same clock with the arrow keys
+    moment = st.slider(t("The race's clock (arrow keys step through it)"), 0, figures.RACE_FRAMES, 0, key="race-moment")
+    st.plotly_chart(figures.decode_race({title[n]: tl for n, tl in timelines.items()}, clock or "steps",
+                                        shown=moment / figures.RACE_FRAMES), width="stretch", key="race-chart")
     st.caption(" · ".join(t("**{model}** read {tokens} tokens in {steps} steps one after another ({how}), "
                             "wrote {written} tokens in {write_steps} steps ({layers} decoder layers per word), "
                             "{ms:.1f} ms in all", model=title[n], tokens=len(tl.source_tokens), steps=tl.encoder_steps,
