@@ -43,4 +43,4 @@ def what_it_is(preset: str | None) -> str:
 
 def described(preset: str) -> str:
     """'GRU + attention: a gated recurrent cell that …' (for pick lists)."""
-    return f"{plain_name(preset)}: {what_it_is(preset)}"
+    return t("{name}: {what}", name=plain_name(preset), what=what_it_is(preset))

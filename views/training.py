@@ -28,7 +28,7 @@ c4, c5, c6 = st.columns(3)
 corpus = c4.selectbox(t("Corpus"), list(corpora.CORPORA))
 direction = c5.selectbox(t("Direction"), corpora.directions(corpus))
 minutes = c6.slider(t("Time budget (minutes)"), 0.5, 30.0, 2.0, step=0.5)
-st.caption(f"**{described(preset)}.**")
+st.caption("**" + t("{sentence}.", sentence=described(preset)) + "**")
 if st.button(t("Start training"), type="primary", icon=":material/play_arrow:"):
     try:
         config = TrainConfig(preset=preset, size=size, corpus=corpus, direction=direction, minutes=minutes,

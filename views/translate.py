@@ -131,7 +131,7 @@ for label, source in inputs.items():
                 st.markdown(f"**{title[name]}**")
                 st.text(result.text or t("(empty output)"))
                 what = what_it_is(presets.get(name))
-                st.caption((f"{what}. " if what and label == "original" else "")
+                st.caption((t("{sentence}. ", sentence=what) if what and label == "original" else "")
                            + t("`{name}` · {ms:.0f} ms · {tokens} tokens · {parameters} parameters", name=name,
                                ms=result.ms, tokens=len(result.tokens), parameters=millions(parameters[name]))
                            + (" · " + t("int8 output layer") if name in output.get("int8", ()) else ""))
@@ -212,7 +212,9 @@ clock = c3.segmented_control(t("Clock"), ["steps", "ms"], default="steps", key="
 links.refused(link, LINKED[7:])
 if st.button(t("Replay the race"), icon=":material/replay:", key="race"):
     translators, _ = load_translators([by_name[n] for n in dict.fromkeys(pair)])
-    st.session_state.race_timelines = {n: replay.decode_timeline(tr, inputs["original"]) for n, tr in translators.items()}
+    st.session_state.race_timelines = {n: replay.decode_timeline(tr, inputs["original"])
+                                       for n, tr in translators.items()}
+    st.session_state.pop("race-moment", None)  # a new race starts at its start
 timelines = st.session_state.get("race_timelines")
 if timelines:
     # the chart's Play button takes a mouse; this slider steps the same clock with the arrow keys
