@@ -222,12 +222,12 @@ over the sentence. Then, over many test sentences: how much influence reaches wo
             st.session_state.influence = {n: lab.output_influence(tr, text) for n, tr in translators.items()}
     for name, result in st.session_state.get("influence", {}).items():
         outputs = result["output_tokens"]
-        index = st.pills(t("{model} wrote (click a word)", model=plain_name(name)), list(range(len(outputs))),
+        index = st.pills(t("{model} wrote (click a word)", model=name), list(range(len(outputs))),
                          default=0, format_func=lambda i, o=outputs: o[i], key=f"influence-word-{name}") or 0
         row = result["influence"][index]
         chart(figures.bars([f"{i}:{token}" for i, token in enumerate(result["source_tokens"])], row,
-                           figures.as_text(t("{model}: what swayed “{word}”", model=plain_name(name),
-                                             word=outputs[index])), t("gradient norm"), ".2g",
+                           figures.as_text(t("{model}: what swayed “{word}”", model=name, word=outputs[index])),
+                           t("gradient norm"), ".2g",
                            x_title=t("source token")),
               [{"source": token, "influence": v} for token, v in zip(result["source_tokens"], row)],
               f"influence-{name}.csv", f"influence-{name}",

@@ -174,8 +174,8 @@ def test_translate_and_the_decode_race_work_from_the_keyboard(server, page):
     press(page, page.get_by_role("button", name="Replay the race"))
     clock = page.locator('.st-key-race-moment input[type="range"]')
     expect(clock).to_be_attached()
-    race = page.locator(".js-plotly-plot").last
-    expect(race).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_have_count(3)  # two heatmaps, then the race
+    page.wait_for_timeout(1000)
     assert plotly_title(page, -1).startswith("step 0:")
     clock.focus()
     for _ in range(20):  # halfway through the race with the arrow keys

@@ -35,6 +35,7 @@ HOSTILE_QUERIES = {
     "unknown keys and an injected style": {"hide": "beam}</style><script>alert(1)</script>", "zzz": "1",
                                            "__proto__": "x"},
     "control characters and lone marks": {"text": "\u202e\u0000abc\u0301\ufeff", "shuffle": "maybe"},
+    "an unknown language with markup": {"lang": "xx\"><script>alert(1)</script>"},
 }
 
 
@@ -50,6 +51,8 @@ def test_hostile_query_strings_fall_back_to_defaults_with_a_notice_and_never_rea
         notice = next(c.value for c in at.caption if "could not be used here" in c.value)
         assert all(k in notice for k in bad)
         assert at.multiselect(key="models").value == [e.name for e in list_models() if e.shipped]
+    if "lang" in query:  # an unknown language: the page in English, the address corrected
+        assert at.title[0].value == "Translate" and at.query_params["lang"] == "en"
     if name == "a query string over Streamlit's limit":  # Streamlit ignores the whole query string
         assert at.text_area(key="text").value == "" and not answered_models(at)
     elif "text" in query:  # the link's sentence is translated (cut to length, with a notice), or refused politely
@@ -62,6 +65,8 @@ def test_hostile_query_strings_fall_back_to_defaults_with_a_notice_and_never_rea
 @pytest.mark.parametrize("page,query,check", [
     ("views/quality.py", {"test-set": "long Bible verses (bible-en-de, about 25 words)", "metric": "BLEU"},
      lambda at: "BLEU on the bible-en-de test split" in plotly_titles(at)),
+    ("views/quality.py", {"lang": "zh", "test-set": "较长的《圣经》经文（bible-en-de，约 25 个词）", "metric": "BLEU"},
+     lambda at: "bible-en-de 测试集上的 BLEU" in plotly_titles(at)),  # a link copied from the Chinese page
     ("views/speed.py", {"bench": "bench-cpu-2cores-epyc.json", "bench-search": "beam search (5)"},
      lambda at: at.selectbox(key="bench").value.name == "bench-cpu-2cores-epyc.json"
      and "beam5 decoding latency at batch 1" in plotly_titles(at)),

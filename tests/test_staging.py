@@ -113,6 +113,7 @@ def test_a_resumed_set_command_skips_the_staged_models_and_refuses_another_budge
     shutil.rmtree(folder / "gru")  # recorded in SET.json, but its files were never committed
     lost = run("train-set", str(folder), "--runs-dir", str(runs), "--count", "0").stdout
     assert "records gru, but the exported files are missing" in lost and "still to train: gru" in lost
+    assert set(json.loads((folder / "SET.json").read_text())["models"]) == {"rnn-tanh"}  # what is on disk
 
 
 def test_every_model_the_staged_manifest_records_is_committed_beside_it():

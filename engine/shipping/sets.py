@@ -146,9 +146,12 @@ def train_set(staging: Path, cfg: TrainConfig, presets: list[str], beam: int, le
     done = [p for p in manifest["presets"] if p not in todo]
     if done:
         say(f"already staged in {shown(staging)}: {', '.join(done)}")
-    if lost := [p for p in todo if p in manifest["models"]]:
+    if lost := [p for p in todo if p in manifest["models"]]:  # the manifest describes only what is on disk
         say(f"{shown(staging / MANIFEST)} records {', '.join(lost)}, but the exported files are missing (never "
-            f"committed?): training {'it' if len(lost) == 1 else 'them'} again")
+            f"committed?): dropped from the manifest, to be trained again")
+        for preset in lost:
+            del manifest["models"][preset]
+        atomic_write_json(staging / MANIFEST, manifest)
     for preset in todo[:count]:
         started = time.perf_counter()
         run_dir = runs_dir / preset
