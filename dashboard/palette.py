@@ -3,8 +3,9 @@ recurrent models and warm ones for attention-only models."""
 from __future__ import annotations
 
 import re
+from functools import cache
 
-from dashboard.i18n import t
+from dashboard.i18n import language, t
 from dashboard.names import PRESETS_IN_WORDS, plain_name
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency
@@ -24,12 +25,18 @@ PROBES = {"Plain RNN": "rnn-tanh", "ReLU RNN": "rnn-relu-attn", "rnn-relu": "rnn
           "GRU": "gru", "Transformer": "transformer"}
 
 
+@cache
+def names_to_presets(shown_in: str) -> dict[str, str]:
+    """Every name a chart may give a preset, in English and in `shown_in` (built once per language, not per series)."""
+    return {plain: preset for preset, (plain, _) in PRESETS_IN_WORDS.items()} | \
+        {plain_name(preset): preset for preset in PRESETS_IN_WORDS} | PROBES | \
+        {t(probe): preset for probe, preset in PROBES.items()}
+
+
 def preset_of(name: str) -> str | None:
     """The preset a chart's series stands for: "gru-attn", "GRU + attention", "gru-attn (next set, incomplete)",
     "LSTM, forget bias 1" (-> lstm), in either language; None for anything else (a visitor's run)."""
-    by_name = {plain: preset for preset, (plain, _) in PRESETS_IN_WORDS.items()} | \
-              {plain_name(preset): preset for preset in PRESETS_IN_WORDS} | PROBES | \
-              {t(probe): preset for probe, preset in PROBES.items()}
+    by_name = names_to_presets(language())
     for candidate in (name, re.split(r" \(|（", name)[0], re.split(r", |，", name)[0]):
         if candidate in PRESETS_IN_WORDS:
             return candidate
