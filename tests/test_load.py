@@ -30,7 +30,7 @@ require_browser()
 from playwright.async_api import async_playwright, expect  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.load, pytest.mark.alone,
+pytestmark = [pytest.mark.slow, pytest.mark.alone,
               pytest.mark.skipif(not list_models(), reason="needs the shipped checkpoints")]
 expect.set_options(timeout=240_000)
 
